@@ -1,0 +1,35 @@
+import express, { Router, type Express } from 'express';
+import type { ApiDeps } from './deps.ts';
+import { requireApiKey } from './middleware/auth.ts';
+import { jsonBody } from './middleware/json-body.ts';
+import { notFoundRoute, problemDetails } from './middleware/problem-details.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { registerHealth } from './routes/health.ts';
+import { registerV1JobsCancel } from './routes/v1_jobs_cancel.ts';
+import { registerV1JobsCreate } from './routes/v1_jobs_create.ts';
+import { registerV1JobsGet } from './routes/v1_jobs_get.ts';
+import { registerV1ModelsList } from './routes/v1_models_list.ts';
+
+/** Builds the Express app without listening, so tests drive it directly. Every route is listed here. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(deps.logger));
+
+  const open = Router();
+  registerHealth(open, deps);
+  app.use(open);
+
+  const v1 = Router();
+  v1.use('/v1', requireApiKey(deps.db), jsonBody(deps.bodyLimitBytes));
+  registerV1ModelsList(v1, deps);
+  registerV1JobsCreate(v1, deps);
+  registerV1JobsGet(v1, deps);
+  registerV1JobsCancel(v1, deps);
+  app.use(v1);
+
+  app.use(notFoundRoute());
+  app.use(problemDetails());
+  return app;
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { commonEnv, parseEnv } from '@inferq/core/env';
+
+export const apiEnvSchema = z.object({
+  ...commonEnv,
+  /** Port the HTTP server listens on. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** Address to bind; 0.0.0.0 in containers. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Largest accepted request body, in bytes (larger → 413). */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export type ApiEnv = z.output<typeof apiEnvSchema>;
+
+export const readApiEnv = (source: NodeJS.ProcessEnv = process.env): ApiEnv => parseEnv(apiEnvSchema, source);

@@ -1,0 +1,72 @@
+import type { Db } from '@inferq/core/db';
+import type { JobQueues } from '@inferq/core/job-queues';
+import { failExhaustedLeases, listQueuedSince, releaseExpiredLeases, type QueuedPageCursor } from '@inferq/core/job-store';
+import type { Logger } from '@inferq/core/logger';
+
+export interface ReconcilerDeps {
+  db: Db;
+  queues: JobQueues;
+  logger: Logger;
+}
+
+export interface ReconcileReport {
+  failedExhausted: number;
+  releasedLeases: number;
+  reenqueued: number;
+}
+
+const PAGE_SIZE = 1_000;
+
+/**
+ * Makes Redis agree with Postgres: running jobs whose worker vanished go back to the queue (or
+ * fail when out of attempts), and queued jobs that Redis has no entry for (a failed enqueue, a
+ * flushed or restarted Redis) are enqueued again. Safe to run in several processes at once:
+ * every change is conditional and a duplicate enqueue is a no-op.
+ */
+export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Promise<ReconcileReport> {
+  const failed = await failExhaustedLeases(deps.db);
+  const released = await releaseExpiredLeases(deps.db);
+  await deps.queues.enqueue(released);
+
+  let reenqueued = 0;
+  const olderThan = new Date(Date.now() - minAgeMs);
+  let cursor: QueuedPageCursor | null = null;
+  for (;;) {
+    const page = await listQueuedSince(deps.db, olderThan, cursor, PAGE_SIZE);
+    const missing = await deps.queues.missing(page);
+    await deps.queues.enqueue(missing);
+    reenqueued += missing.length;
+    if (page.length < PAGE_SIZE) break;
+    const last = page[page.length - 1]!;
+    cursor = { updatedAt: last.updatedAt, id: last.id };
+  }
+
+  const report = { failedExhausted: failed.length, releasedLeases: released.length, reenqueued };
+  if (failed.length + released.length + reenqueued > 0) {
+    deps.logger.warn({ ...report, failedJobIds: failed, releasedJobIds: released.map((job) => job.id) }, 'reconciled Postgres and Redis');
+  }
+  return report;
+}
+
+/** Runs reconcileOnce every `intervalMs` until stopped; a failed round is logged and retried next time. */
+export function startReconciler(deps: ReconcilerDeps, options: { intervalMs: number; minAgeMs: number }) {
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      round = reconcileOnce(deps, options.minAgeMs)
+        .catch((err: unknown) => deps.logger.error({ err }, 'reconcile round failed'))
+        .finally(schedule);
+    }, options.intervalMs);
+  };
+  schedule();
+  return {
+    async close(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await round;
+    },
+  };
+}
