@@ -74,7 +74,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDb(database.url, 10);
   const redis = createRedis(redisUrl);
   const queues = new JobQueues(redis, queuePrefix);
-  const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: 64 * 1024 });
+  const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: 64 * 1024, enqueueTimeoutMs: 500 });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });

@@ -12,4 +12,6 @@ export interface ApiDeps {
   models: ModelCatalog;
   logger: Logger;
   bodyLimitBytes: number;
+  /** How long a submit waits for Redis before answering 202 anyway (the reconciler enqueues later). */
+  enqueueTimeoutMs: number;
 }

@@ -9,6 +9,8 @@ export const apiEnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Largest accepted request body, in bytes (larger → 413). */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** How long a submit waits for Redis before answering 202 anyway; the row is stored and the reconciler enqueues it. */
+  ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2_000),
   /** How long shutdown waits for in-flight requests before closing connections. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });

@@ -15,7 +15,7 @@ const redis = createRedis(env.REDIS_URL);
 const queues = new JobQueues(redis, env.QUEUE_PREFIX);
 await warnUnlessNoEviction(redis, logger);
 
-const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: env.BODY_LIMIT_BYTES });
+const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS });
 const server: Server = app.listen(env.PORT, env.HOST, () => {
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : env.PORT, models: [...models.keys()] }, 'api listening');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ApiError } from '@inferq/core/errors';
 import { newJobId } from '@inferq/core/ids';
 import { inputSchemaFor } from '@inferq/core/models';
+import { withTimeout } from '@inferq/core/timeout';
 import type { ApiDeps } from '../deps.ts';
 import { jobView } from '../job-view.ts';
 import { tenantOf } from '../middleware/auth.ts';
@@ -24,8 +25,8 @@ export type CreateJobRequest = z.output<typeof createJobRequestSchema>;
 
 /**
  * POST /v1/jobs: validate everything that can be checked up front, insert the row (the record),
- * enqueue its id, answer 202. If the enqueue fails the job is still accepted: the reconciler
- * finds queued rows missing from Redis and enqueues them.
+ * enqueue its id, answer 202. If the enqueue fails or Redis is too slow to answer, the job is
+ * still accepted: the reconciler finds queued rows missing from Redis and enqueues them.
  */
 export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
   router.post('/v1/jobs', async (req, res) => {
@@ -47,11 +48,8 @@ export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
         maxAttempts: model.maxAttempts,
       },
     });
-    try {
-      await deps.queues.enqueue([{ id: job.id, model: job.model, priority: job.priority, maxAttempts: job.maxAttempts }]);
-    } catch (err) {
-      req.log.warn({ err, jobId: job.id }, 'enqueue failed; the reconciler will enqueue the job');
-    }
+    const enqueued = await withTimeout(deps.queues.enqueue([{ id: job.id, model: job.model, priority: job.priority, maxAttempts: job.maxAttempts }]), deps.enqueueTimeoutMs);
+    if (!enqueued.ok) req.log.warn({ err: enqueued.error, jobId: job.id }, 'enqueue failed or timed out; the reconciler will enqueue the job');
     req.log.info({ jobId: job.id, model: job.model }, 'job accepted');
     res.status(202).location(`/v1/jobs/${job.id}`).json(jobView(job));
   });
