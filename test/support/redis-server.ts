@@ -39,6 +39,7 @@ export async function startPrivateRedis(options: { persist?: boolean } = {}): Pr
 
   const ping = async (): Promise<boolean> => {
     const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined); // a refused probe is the expected answer while the server starts
     try {
       await probe.connect();
       return (await probe.ping()) === 'PONG';

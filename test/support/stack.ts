@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -72,8 +73,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const modelsFile = options.modelsYaml ? writeModelsFile(options.modelsYaml) : undefined;
   const models = loadModelCatalog(modelsFile);
   const db = createDb(database.url, 10);
-  const redis = createRedis(redisUrl);
-  const queues = new JobQueues(redis, queuePrefix);
+  const redis = createRedis(redisUrl, logger);
+  const queues = new JobQueues(redis, queuePrefix, logger);
   const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: 64 * 1024, enqueueTimeoutMs: 500 });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));

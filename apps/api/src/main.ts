@@ -11,8 +11,8 @@ const env = readApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
 const models = loadModelCatalog(env.INFERQ_MODELS_FILE);
 const db = createDb(env.DATABASE_URL, env.DATABASE_POOL_SIZE);
-const redis = createRedis(env.REDIS_URL);
-const queues = new JobQueues(redis, env.QUEUE_PREFIX);
+const redis = createRedis(env.REDIS_URL, logger);
+const queues = new JobQueues(redis, env.QUEUE_PREFIX, logger);
 await warnUnlessNoEviction(redis, logger);
 
 const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS });

@@ -9,7 +9,7 @@ const env = readWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
 const models = loadModelCatalog(env.INFERQ_MODELS_FILE);
 const db = createDb(env.DATABASE_URL, env.DATABASE_POOL_SIZE);
-const redis = createRedis(env.REDIS_URL);
+const redis = createRedis(env.REDIS_URL, logger);
 await warnUnlessNoEviction(redis, logger);
 
 const worker = startWorkerRoles({ db, redis, logger, models, env, secrets: process.env });

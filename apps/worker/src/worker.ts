@@ -32,7 +32,7 @@ export function startWorkerRoles(deps: WorkerDeps) {
         return startInferenceWorker(inferenceDeps, model, createProvider(model, deps.secrets));
       })
     : [];
-  const queues = new JobQueues(deps.redis, env.QUEUE_PREFIX);
+  const queues = new JobQueues(deps.redis, env.QUEUE_PREFIX, logger);
   const reconciler = env.WORKER_ROLES.includes('reconciler')
     ? startReconciler({ db: deps.db, queues, logger }, { intervalMs: env.RECONCILE_INTERVAL_MS, minAgeMs: env.RECONCILE_MIN_AGE_MS })
     : undefined;

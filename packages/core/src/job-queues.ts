@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobRef } from './job-store.ts';
+import type { Logger } from './logger.ts';
 import { enqueueOptions, inferenceQueueName, INFERENCE_JOB_NAME, type InferencePayload } from './queue.ts';
 
 /** The per-model BullMQ queues, opened lazily on one shared Redis connection. */
@@ -10,12 +11,14 @@ export class JobQueues {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly logger: Logger,
   ) {}
 
   queueFor(model: string): Queue<InferencePayload> {
     let queue = this.queues.get(model);
     if (!queue) {
       queue = new Queue<InferencePayload>(inferenceQueueName(model), { connection: this.redis, prefix: this.prefix });
+      queue.on('error', (err) => this.logger.warn({ err: err.message, model }, 'queue connection error'));
       this.queues.set(model, queue);
     }
     return queue;
@@ -34,6 +37,16 @@ export class JobQueues {
         this.queueFor(model).addBulk(group.map((job) => ({ name: INFERENCE_JOB_NAME, data: { jobId: job.id }, opts: enqueueOptions(job) }))),
       ),
     );
+  }
+
+  /**
+   * Enqueues jobs whose previous entry may still sit in Redis as active for a worker that died:
+   * such an entry is removed first (BullMQ refuses to remove one a live worker still locks), so
+   * the add is not swallowed as a duplicate.
+   */
+  async replace(jobs: JobRef[]): Promise<void> {
+    await Promise.all(jobs.map((job) => this.queueFor(job.model).remove(job.id).catch(() => 0)));
+    await this.enqueue(jobs);
   }
 
   /** The jobs among `jobs` that Redis holds no entry for (lost in a flush, a restart, or a failed add). */

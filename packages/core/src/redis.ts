@@ -4,9 +4,13 @@ import type { Logger } from './logger.ts';
 /**
  * A Redis connection for BullMQ and pub/sub. `maxRetriesPerRequest: null` is what BullMQ requires
  * for blocking worker connections; commands then wait through a Redis restart instead of failing.
+ * Connection errors are logged, not thrown.
  */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+export function createRedis(url: string, logger: Logger, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  // ioredis reconnects by itself; without a listener each failed attempt is an "unhandled error event".
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis connection error'));
+  return redis;
 }
 
 /**

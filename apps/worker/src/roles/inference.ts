@@ -115,6 +115,7 @@ export function startInferenceWorker(deps: InferenceDeps, model: ModelConfig, pr
       prefix: deps.queuePrefix,
       concurrency: model.maxBatchSize * model.concurrency,
       lockDuration: deps.queueLockMs,
+      stalledInterval: deps.queueLockMs,
       // Postgres decides when a job has run out of attempts; a stall only means "deliver again".
       maxStalledCount: 1_000,
       settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, err) },

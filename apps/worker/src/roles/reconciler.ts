@@ -26,7 +26,7 @@ const PAGE_SIZE = 1_000;
 export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Promise<ReconcileReport> {
   const failed = await failExhaustedLeases(deps.db);
   const released = await releaseExpiredLeases(deps.db);
-  await deps.queues.enqueue(released);
+  await deps.queues.replace(released);
 
   let reenqueued = 0;
   const olderThan = new Date(Date.now() - minAgeMs);
