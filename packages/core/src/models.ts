@@ -30,7 +30,8 @@ const limits = {
 const localModel = z.strictObject({
   name: modelName,
   provider: z.literal('local'),
-  task: z.enum(['sentiment', 'entities']),
+  /** `echo` returns its input at no cost: for benchmarks that measure inferq itself. */
+  task: z.enum(['sentiment', 'entities', 'echo']),
   ...limits,
 });
 

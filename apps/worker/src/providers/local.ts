@@ -15,6 +15,9 @@ const labelFor = (score: number): 'positive' | 'negative' | 'neutral' =>
 
 /** In-process English sentiment and entity recognition (wink-nlp): the embedded default model. */
 export function createLocalProvider(config: LocalModelConfig): Provider {
+  if (config.task === 'echo') {
+    return { infer: async (inputs) => inputs.map((input) => ({ ok: true, output: input, usage: { input_tokens: 0, output_tokens: 0 } })) };
+  }
   const engine = loadNlp();
   const its = engine.its;
   return {
