@@ -14,8 +14,15 @@ import { z } from 'zod';
 import { applyMigrations } from '../prisma/migrate.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const env = parseEnv(z.object({ DATABASE_URL: commonEnv.DATABASE_URL, PORT: z.coerce.number().int().min(1).max(65_535).default(8080) }));
-const keyFile = path.join(root, '.inferq', 'dev-api-key');
+const env = parseEnv(
+  z.object({
+    DATABASE_URL: commonEnv.DATABASE_URL,
+    PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
+    /** Where the development key is kept between runs. */
+    INFERQ_DEV_KEY_FILE: z.string().min(1).default(path.join(root, '.inferq', 'dev-api-key')),
+  }),
+);
+const keyFile = env.INFERQ_DEV_KEY_FILE;
 
 /** The key saved by an earlier run if the database still knows it, else a new one for tenant "dev". */
 async function developmentKey(): Promise<string> {
@@ -90,7 +97,7 @@ await waitUntilReady(`${base}/ready`, 60_000);
 
 console.log(`
 inferq is running: API ${base}, one worker with the embedded model local/sentiment. Ctrl-C stops both.
-Development API key (tenant "dev", also in .inferq/dev-api-key): ${key}
+Development API key (tenant "dev", also in ${path.relative(root, keyFile)}): ${key}
 
 Submit a job:
 curl -s -X POST ${base}/v1/jobs -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"model":"local/sentiment","input":{"text":"inferq makes async inference easy, I love it"}}'

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { databaseUrl, templateDatabase, testDatabasePrefix } from './services.ts';
+import { inject } from 'vitest';
+import { applyMigrations } from '../../prisma/migrate.ts';
+import { databaseUrl, testDatabaseName } from './services.ts';
 
 export interface TestDatabase {
   name: string;
@@ -18,14 +20,12 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, migrated database of its own for one test file, cloned from the template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `${testDatabasePrefix}${randomBytes(6).toString('hex')}`;
+async function cloneTemplate(name: string, template: string): Promise<void> {
   await admin(async (client) => {
     // Cloning needs the template to be idle for a moment; another file's clone may be under way.
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await client.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDatabase}"`);
+        await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
         return;
       } catch (err) {
         if (attempt >= 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
@@ -33,6 +33,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     }
   });
+}
+
+/**
+ * A fresh, migrated database of its own: under vitest a clone of the run's template (fast);
+ * elsewhere (the chaos and bench commands) created and migrated by the project's runner.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = testDatabaseName('db', randomBytes(6).toString('hex'));
+  if (process.env.VITEST) await cloneTemplate(name, inject('templateDatabase'));
+  else await applyMigrations({ databaseUrl: databaseUrl(name) });
   return {
     name,
     url: databaseUrl(name),

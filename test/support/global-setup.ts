@@ -1,21 +1,41 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { TestProject } from 'vitest/node';
 import { applyMigrations } from '../../prisma/migrate.ts';
-import { databaseUrl, templateDatabase, testDatabasePrefix } from './services.ts';
+import { createdAtOf, databaseUrl, testDatabaseName, testDatabasePrefix } from './services.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    templateDatabase: string;
+  }
+}
+
+const STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+
+async function withAdmin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
 
 /**
- * Once per test run: migrate a template database with the project's own migration runner (the
- * same step `npm start` uses), and drop databases left behind by an interrupted earlier run.
- * Each test file then clones the template (CREATE DATABASE … TEMPLATE), which takes milliseconds.
+ * Once per test run: migrate a template database of this run's own with the project's migration
+ * runner (the same step `npm start` uses), and drop databases that interrupted runs left behind
+ * hours ago. Each test file then clones the template (CREATE DATABASE … TEMPLATE) in milliseconds.
  */
-export default async function setup(): Promise<void> {
-  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
-  await admin.connect();
-  try {
-    const stale = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${testDatabasePrefix}%`]);
-    for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    await admin.query(`DROP DATABASE IF EXISTS "${templateDatabase}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  await applyMigrations({ databaseUrl: databaseUrl(templateDatabase) });
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const template = testDatabaseName('tpl', randomBytes(4).toString('hex'));
+  await withAdmin(async (client) => {
+    const existing = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${testDatabasePrefix}%`]);
+    for (const { datname } of existing.rows) {
+      if (Date.now() - createdAtOf(datname) > STALE_AFTER_MS) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+  });
+  await applyMigrations({ databaseUrl: databaseUrl(template) });
+  project.provide('templateDatabase', template);
+  return () => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`)).then(() => undefined);
 }

@@ -4,7 +4,13 @@
  */
 export const postgresServerUrl = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const templateDatabase = 'inferq_test_template';
+
+/**
+ * Test databases are named `inferq_t_<unix seconds>_<random>` so that a run can clear away what an
+ * interrupted earlier run left behind without touching a run going on at the same time.
+ */
 export const testDatabasePrefix = 'inferq_t_';
+export const testDatabaseName = (kind: 'tpl' | 'db', random: string): string => `${testDatabasePrefix}${Math.floor(Date.now() / 1000)}_${kind}_${random}`;
+export const createdAtOf = (name: string): number => Number(name.slice(testDatabasePrefix.length).split('_')[0]) * 1000;
 
 export const databaseUrl = (name: string): string => `${postgresServerUrl}/${name}`;
