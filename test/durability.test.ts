@@ -64,17 +64,18 @@ describe('results are written once', () => {
     const [stale] = await claimJobs(stack.db, [first!], 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const [fresh] = await claimJobs(stack.db, [first!], 60_000);
-    expect(fresh!.attempt).toBe(stale!.attempt + 1);
+    expect(fresh!.attempts).toBe(stale!.attempts + 1);
     // The worker whose lease expired finishes late: its write matches nothing.
-    expect(await recordOutcomes(stack.db, [{ id: first!, attempt: stale!.attempt, status: 'succeeded', output: { late: true }, usage: {} }])).toEqual([]);
-    expect(await recordOutcomes(stack.db, [{ id: first!, attempt: fresh!.attempt, status: 'succeeded', output: { fresh: true }, usage: {} }])).toEqual([first]);
+    expect(await recordOutcomes(stack.db, [{ id: first!, attempt: stale!.attempts, status: 'succeeded', output: { late: true }, usage: {} }])).toEqual([]);
+    const stored = await recordOutcomes(stack.db, [{ id: first!, attempt: fresh!.attempts, status: 'succeeded', output: { fresh: true }, usage: {} }]);
+    expect(stored.map((job) => job.id)).toEqual([first]);
     // A duplicate delivery of the same result is a no-op.
-    expect(await recordOutcomes(stack.db, [{ id: first!, attempt: fresh!.attempt, status: 'failed', errorCode: 'upstream_error', errorMessage: 'late duplicate' }])).toEqual([]);
+    expect(await recordOutcomes(stack.db, [{ id: first!, attempt: fresh!.attempts, status: 'failed', errorCode: 'upstream_error', errorMessage: 'late duplicate' }])).toEqual([]);
     expect((await stack.db.job.findUnique({ where: { id: first! } }))!.output).toEqual({ fresh: true });
 
     const [claim] = await claimJobs(stack.db, [second!], 60_000);
     expect((await stack.request('POST', `/v1/jobs/${second}/cancel`)).status).toBe(200);
-    expect(await recordOutcomes(stack.db, [{ id: second!, attempt: claim!.attempt, status: 'succeeded', output: {}, usage: {} }])).toEqual([]);
+    expect(await recordOutcomes(stack.db, [{ id: second!, attempt: claim!.attempts, status: 'succeeded', output: {}, usage: {} }])).toEqual([]);
     expect((await stack.db.job.findUnique({ where: { id: second! } }))!.status).toBe('cancelled');
   });
 });

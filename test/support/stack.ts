@@ -12,6 +12,10 @@ import { JobQueues } from '@inferq/core/job-queues';
 import { createLogger } from '@inferq/core/logger';
 import { loadModelCatalog, type ModelCatalog } from '@inferq/core/models';
 import { createRedis } from '@inferq/core/redis';
+import { parseAllowList, type AllowList } from '@inferq/core/ssrf';
+import { JobTransitions } from '@inferq/core/job-transitions';
+import { JobNotifier } from '@inferq/core/job-updates';
+import { JobWatcher } from '@inferq/api/services/job-watcher';
 import { startWorkerRoles, type WorkerDeps } from '@inferq/worker/worker';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { redisUrl as sharedRedisUrl } from './services.ts';
@@ -25,8 +29,10 @@ export interface HttpResult<T = any> {
 export interface StackOptions {
   /** A models file's YAML text, for upstream models or retuned local ones. */
   modelsYaml?: string;
-  /** Start worker roles in this process (default: inference and reconciler). */
+  /** Start worker roles in this process (default: all of them). */
   worker?: false | Partial<WorkerDeps['env']>;
+  /** Private addresses webhooks may reach (default 127.0.0.0/8, for receivers in the test). */
+  webhookAllow?: AllowList;
   /** Another Redis than the machine's (e.g. a private redis-server the test may flush). */
   redisUrl?: string;
 }
@@ -75,7 +81,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDb(database.url, 10);
   const redis = createRedis(redisUrl, logger);
   const queues = new JobQueues(redis, queuePrefix, logger);
-  const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: 64 * 1024, enqueueTimeoutMs: 500 });
+  const notifier = new JobNotifier(redis, queuePrefix, logger);
+  const watcher = new JobWatcher(redis, queuePrefix, logger);
+  const app = createApp({
+    db,
+    redis,
+    queues,
+    transitions: new JobTransitions(db, notifier),
+    notifier,
+    watcher,
+    models,
+    logger,
+    bodyLimitBytes: 64 * 1024,
+    enqueueTimeoutMs: 500,
+    webhookAllow: options.webhookAllow ?? parseAllowList('127.0.0.0/8'),
+    sseHeartbeatMs: 200,
+  });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -91,13 +112,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       models,
       secrets: process.env,
       env: {
-        WORKER_ROLES: ['inference', 'reconciler'],
+        WORKER_ROLES: ['inference', 'reconciler', 'webhooks'],
         WORKER_MODELS: [],
         QUEUE_PREFIX: queuePrefix,
         LEASE_MARGIN_MS: 2_000,
         QUEUE_LOCK_MS: 5_000,
         RECONCILE_INTERVAL_MS: 300,
         RECONCILE_MIN_AGE_MS: 500,
+        WEBHOOK_ALLOW_PRIVATE: parseAllowList('127.0.0.0/8'),
+        WEBHOOK_RETRY_SCHEDULE_MS: [200, 400, 800],
+        WEBHOOK_TIMEOUT_MS: 2_000,
+        WEBHOOK_CONCURRENCY: 8,
+        WEBHOOK_POLL_MS: 200,
         ...env,
       },
     });
@@ -160,6 +186,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(workers.map((worker) => worker.close(1_000)));
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      watcher.close();
       await queues.close();
       await db.$disconnect();
       redis.disconnect();

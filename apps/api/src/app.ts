@@ -5,10 +5,14 @@ import { jsonBody } from './middleware/json-body.ts';
 import { notFoundRoute, problemDetails } from './middleware/problem-details.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerHealth } from './routes/health.ts';
+import { registerV1Deliveries } from './routes/v1_deliveries.ts';
 import { registerV1JobsCancel } from './routes/v1_jobs_cancel.ts';
 import { registerV1JobsCreate } from './routes/v1_jobs_create.ts';
+import { registerV1JobsEvents } from './routes/v1_jobs_events.ts';
 import { registerV1JobsGet } from './routes/v1_jobs_get.ts';
 import { registerV1ModelsList } from './routes/v1_models_list.ts';
+import { registerV1WebhookEndpoints } from './routes/v1_webhook_endpoints.ts';
+import { registerV1WebhookSecretGet } from './routes/v1_webhook_secret_get.ts';
 
 /** Builds the Express app without listening, so tests drive it directly. Every route is listed here. */
 export function createApp(deps: ApiDeps): Express {
@@ -26,7 +30,11 @@ export function createApp(deps: ApiDeps): Express {
   registerV1ModelsList(v1, deps);
   registerV1JobsCreate(v1, deps);
   registerV1JobsGet(v1, deps);
+  registerV1JobsEvents(v1, deps);
   registerV1JobsCancel(v1, deps);
+  registerV1Deliveries(v1, deps);
+  registerV1WebhookEndpoints(v1, deps);
+  registerV1WebhookSecretGet(v1, deps);
   app.use(v1);
 
   app.use(notFoundRoute());

@@ -11,6 +11,8 @@ export const apiEnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** How long a submit waits for Redis before answering 202 anyway; the row is stored and the reconciler enqueues it. */
   ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2_000),
+  /** Interval of the keep-alive comments on an idle event stream. */
+  SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** How long shutdown waits for in-flight requests before closing connections. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });

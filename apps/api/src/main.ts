@@ -1,11 +1,14 @@
 import type { Server } from 'node:http';
 import { createDb } from '@inferq/core/db';
 import { JobQueues } from '@inferq/core/job-queues';
+import { JobTransitions } from '@inferq/core/job-transitions';
+import { JobNotifier } from '@inferq/core/job-updates';
 import { createLogger } from '@inferq/core/logger';
 import { loadModelCatalog } from '@inferq/core/models';
 import { createRedis, warnUnlessNoEviction } from '@inferq/core/redis';
 import { createApp } from './app.ts';
 import { readApiEnv } from './env.ts';
+import { JobWatcher } from './services/job-watcher.ts';
 
 const env = readApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
@@ -13,9 +16,25 @@ const models = loadModelCatalog(env.INFERQ_MODELS_FILE);
 const db = createDb(env.DATABASE_URL, env.DATABASE_POOL_SIZE);
 const redis = createRedis(env.REDIS_URL, logger);
 const queues = new JobQueues(redis, env.QUEUE_PREFIX, logger);
+const notifier = new JobNotifier(redis, env.QUEUE_PREFIX, logger);
+const transitions = new JobTransitions(db, notifier);
+const watcher = new JobWatcher(redis, env.QUEUE_PREFIX, logger);
 await warnUnlessNoEviction(redis, logger);
 
-const app = createApp({ db, redis, queues, models, logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS });
+const app = createApp({
+  db,
+  redis,
+  queues,
+  transitions,
+  notifier,
+  watcher,
+  models,
+  logger,
+  bodyLimitBytes: env.BODY_LIMIT_BYTES,
+  enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS,
+  webhookAllow: env.WEBHOOK_ALLOW_PRIVATE,
+  sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
+});
 const server: Server = app.listen(env.PORT, env.HOST, () => {
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : env.PORT, models: [...models.keys()] }, 'api listening');
@@ -31,6 +50,7 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   clearTimeout(forced);
+  watcher.close();
   await queues.close();
   await Promise.allSettled([db.$disconnect(), redis.quit()]);
   logger.info('api stopped');

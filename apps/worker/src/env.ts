@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '@inferq/core/env';
 
-export const workerRoles = ['inference', 'reconciler'] as const;
+export const workerRoles = ['inference', 'reconciler', 'webhooks'] as const;
 export type WorkerRole = (typeof workerRoles)[number];
 
 export const workerEnvSchema = z
@@ -26,6 +26,18 @@ export const workerEnvSchema = z
     RECONCILE_MIN_AGE_MS: z.coerce.number().int().min(0).default(5_000),
     /** BullMQ lock on an active job; after it lapses (a dead worker) the job is redelivered. */
     QUEUE_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+    /** Delays before each webhook retry, in ms, comma-separated; after the last one a delivery fails. About a day by default. */
+    WEBHOOK_RETRY_SCHEDULE_MS: z
+      .string()
+      .default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000].join(','))
+      .transform((value) => value.split(',').map((part) => Number(part.trim())))
+      .pipe(z.array(z.int().min(0)).min(1, 'give at least one delay')),
+    /** A webhook receiver must answer within this. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /** Deliveries in flight at once, per process. */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+    /** How often the dispatcher looks for due deliveries when nothing woke it. */
+    WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
     /** How long shutdown waits for batches in flight before giving them up to the lease mechanism. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowList } from './ssrf.ts';
 
 /**
  * Parses process environment against an app's schema once at start-up. On failure it throws one
@@ -23,6 +24,18 @@ export const commonEnv = {
   /** YAML file declaring models beyond the built-in local ones. */
   INFERQ_MODELS_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Addresses or CIDRs webhooks may reach although private or loopback (e.g. `127.0.0.0/8` in development). */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseAllowList(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated IP addresses or CIDRs, e.g. 127.0.0.0/8,::1' });
+        return z.NEVER;
+      }
+    }),
   /** Connections each process may open to Postgres. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
 };

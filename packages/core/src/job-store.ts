@@ -1,19 +1,23 @@
-import type { Db } from './db.ts';
+import type { Db, Job } from './db.ts';
+import { Prisma } from './db/generated/client.ts';
 import type { JobErrorCode } from './errors.ts';
 
 /**
- * Every change of a job's status, each one conditional UPDATE. The `WHERE status = …` (and, for a
- * running job, `attempts = <the claim's attempt>`) is what makes at-least-once delivery from Redis
- * an exactly-once effect here: a late, duplicate or fenced-off worker matches no row.
+ * The SQL of every change of a job's status, each one conditional UPDATE. The `WHERE status = …`
+ * (and, for a running job, `attempts = <the claim's attempt>`) is what makes at-least-once
+ * delivery from Redis an exactly-once effect here: a late, duplicate or fenced-off worker matches
+ * no row. Statements return the changed rows whole, for events and notifications.
+ * `db` may be a transaction client.
  */
 
-export interface ClaimedJob {
-  id: string;
-  input: unknown;
-  /** This claim's attempt number: the fencing token its result must carry. */
-  attempt: number;
-  maxAttempts: number;
-}
+type Sql = Pick<Db, '$queryRaw'>;
+
+/** Every column of `jobs AS j`, named as Prisma's Job type names them. */
+const jobColumns = Prisma.raw(`j.id, j.tenant_id AS "tenantId", j.model, j.priority, j.status, j.input, j.output,
+  j.error_code AS "errorCode", j.error_message AS "errorMessage", j.usage, j.metadata, j.attempts,
+  j.max_attempts AS "maxAttempts", j.lease_expires_at AS "leaseExpiresAt", j.created_at AS "createdAt",
+  j.updated_at AS "updatedAt", j.started_at AS "startedAt", j.completed_at AS "completedAt",
+  j.webhook_url AS "webhookUrl", j.webhook_events AS "webhookEvents"`);
 
 export type JobOutcome =
   | { id: string; attempt: number; status: 'succeeded'; output: unknown; usage: unknown }
@@ -29,28 +33,29 @@ export interface JobRef {
 /**
  * Takes queued jobs (or running ones whose worker's lease ran out) for this worker until
  * `leaseMs` from now. Jobs that are finished, cancelled, held by a live lease or out of attempts
- * are not returned.
+ * are not returned. A returned job's `attempts` is this claim's attempt number: the fencing token
+ * its result must carry.
  */
-export async function claimJobs(db: Db, ids: string[], leaseMs: number): Promise<ClaimedJob[]> {
-  return db.$queryRaw<ClaimedJob[]>`
-    UPDATE jobs
+export function claimJobs(db: Sql, ids: string[], leaseMs: number): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
        SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()),
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
      WHERE id = ANY(${ids}::text[])
        AND attempts < max_attempts
        AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
- RETURNING id, input, attempts AS attempt, max_attempts AS "maxAttempts"`;
+ RETURNING ${jobColumns}`;
 }
 
-/** Writes the results of one batch in one statement; returns the ids whose result was stored. */
-export async function recordOutcomes(db: Db, outcomes: JobOutcome[]): Promise<string[]> {
-  if (outcomes.length === 0) return [];
+/** Writes the results of one batch in one statement; returns the jobs whose result was stored. */
+export function recordOutcomes(db: Sql, outcomes: JobOutcome[]): Promise<Job[]> {
+  if (outcomes.length === 0) return Promise.resolve([]);
   const rows = outcomes.map((o) =>
     o.status === 'succeeded'
       ? { id: o.id, attempt: o.attempt, status: o.status, output: o.output, usage: o.usage, error_code: null, error_message: null }
       : { id: o.id, attempt: o.attempt, status: o.status, output: null, usage: o.usage ?? null, error_code: o.errorCode, error_message: o.errorMessage },
   );
-  const stored = await db.$queryRaw<{ id: string }[]>`
+  return db.$queryRaw<Job[]>`
     UPDATE jobs AS j
        SET status = v.status::job_status, output = v.output, usage = v.usage,
            error_code = v.error_code, error_message = v.error_message,
@@ -58,41 +63,47 @@ export async function recordOutcomes(db: Db, outcomes: JobOutcome[]): Promise<st
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
            AS v(id text, attempt int, status text, output jsonb, usage jsonb, error_code text, error_message text)
      WHERE j.id = v.id AND j.status = 'running' AND j.attempts = v.attempt
- RETURNING j.id`;
-  return stored.map((row) => row.id);
+ RETURNING ${jobColumns}`;
 }
 
-/** Sends running jobs back to the queue after a transient failure; returns the ids released. */
-export async function releaseJobs(db: Db, claims: { id: string; attempt: number }[]): Promise<string[]> {
-  if (claims.length === 0) return [];
-  const released = await db.$queryRaw<{ id: string }[]>`
+/** Sends running jobs back to the queue after a transient failure; returns the jobs released. */
+export function releaseJobs(db: Sql, claims: { id: string; attempt: number }[]): Promise<Job[]> {
+  if (claims.length === 0) return Promise.resolve([]);
+  return db.$queryRaw<Job[]>`
     UPDATE jobs AS j
        SET status = 'queued', lease_expires_at = NULL, updated_at = now()
       FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS v(id text, attempt int)
      WHERE j.id = v.id AND j.status = 'running' AND j.attempts = v.attempt
- RETURNING j.id`;
-  return released.map((row) => row.id);
+ RETURNING ${jobColumns}`;
+}
+
+/** queued or running → cancelled, for the tenant's job; empty when it is not cancellable (or not theirs). */
+export function cancelJob(db: Sql, tenantId: string, id: string): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
+       SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = NULL
+     WHERE j.id = ${id} AND j.tenant_id = ${tenantId} AND j.status IN ('queued', 'running')
+ RETURNING ${jobColumns}`;
 }
 
 /** Running jobs whose lease expired with no attempts left fail for good (a job that keeps killing its worker). */
-export async function failExhaustedLeases(db: Db): Promise<string[]> {
-  const failed = await db.$queryRaw<{ id: string }[]>`
-    UPDATE jobs
+export function failExhaustedLeases(db: Sql): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
        SET status = 'failed', error_code = ${'attempts_exhausted' satisfies JobErrorCode},
            error_message = 'the job was attempted ' || attempts || ' times and its worker stopped each time',
            completed_at = now(), updated_at = now(), lease_expires_at = NULL
      WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
- RETURNING id`;
-  return failed.map((row) => row.id);
+ RETURNING ${jobColumns}`;
 }
 
 /** Running jobs whose worker vanished go back to queued, to be enqueued again. */
-export async function releaseExpiredLeases(db: Db): Promise<JobRef[]> {
-  return db.$queryRaw<JobRef[]>`
-    UPDATE jobs
+export function releaseExpiredLeases(db: Sql): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
        SET status = 'queued', lease_expires_at = NULL, updated_at = now()
      WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
- RETURNING id, model, priority::text AS priority, max_attempts AS "maxAttempts"`;
+ RETURNING ${jobColumns}`;
 }
 
 export interface QueuedPageCursor {
@@ -101,12 +112,7 @@ export interface QueuedPageCursor {
 }
 
 /** A page of jobs queued since before `olderThan`, in (updated_at, id) order, after `cursor`. */
-export async function listQueuedSince(
-  db: Db,
-  olderThan: Date,
-  cursor: QueuedPageCursor | null,
-  limit: number,
-): Promise<(JobRef & { updatedAt: Date })[]> {
+export function listQueuedSince(db: Sql, olderThan: Date, cursor: QueuedPageCursor | null, limit: number): Promise<(JobRef & { updatedAt: Date })[]> {
   const after = cursor ?? { updatedAt: new Date(0), id: '' };
   return db.$queryRaw<(JobRef & { updatedAt: Date })[]>`
     SELECT id, model, priority::text AS priority, max_attempts AS "maxAttempts", updated_at AS "updatedAt"

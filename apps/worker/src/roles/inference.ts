@@ -1,8 +1,9 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Db } from '@inferq/core/db';
+import type { Job } from '@inferq/core/db';
 import { JobError } from '@inferq/core/errors';
-import { claimJobs, recordOutcomes, releaseJobs, type ClaimedJob, type JobOutcome } from '@inferq/core/job-store';
+import type { JobOutcome } from '@inferq/core/job-store';
+import type { JobTransitions } from '@inferq/core/job-transitions';
 import type { Logger } from '@inferq/core/logger';
 import type { ModelConfig } from '@inferq/core/models';
 import { inferencePayloadSchema, inferenceQueueName, type InferencePayload } from '@inferq/core/queue';
@@ -27,7 +28,7 @@ export function retryDelayMs(attemptsMade: number, err?: Error): number {
 }
 
 export interface InferenceDeps {
-  db: Db;
+  transitions: JobTransitions;
   redis: Redis;
   logger: Logger;
   queuePrefix: string;
@@ -43,13 +44,13 @@ const leaseMsFor = (model: ModelConfig, marginMs: number): number => model.timeo
  * in one statement and send transient failures back to the queue while attempts remain.
  */
 export async function runInferenceBatch(
-  deps: Pick<InferenceDeps, 'db' | 'logger' | 'leaseMarginMs'>,
+  deps: Pick<InferenceDeps, 'transitions' | 'logger' | 'leaseMarginMs'>,
   model: ModelConfig,
   provider: Provider,
   jobIds: string[],
   signal: AbortSignal,
 ): Promise<EntryOutcome[]> {
-  const claims = await claimJobs(deps.db, jobIds, leaseMsFor(model, deps.leaseMarginMs));
+  const claims = await deps.transitions.claim(jobIds, leaseMsFor(model, deps.leaseMarginMs));
   const log = deps.logger.child({ model: model.name });
   if (claims.length < jobIds.length) {
     const claimed = new Set(claims.map((claim) => claim.id));
@@ -68,33 +69,35 @@ export async function runInferenceBatch(
   const upstreamMs = performance.now() - started;
 
   const outcomes: JobOutcome[] = [];
-  const retries: { claim: ClaimedJob; error: JobError }[] = [];
+  const retries: { claim: Job; error: JobError }[] = [];
   claims.forEach((claim, index) => {
     const result = results[index] ?? { ok: false as const, error: new JobError('model_error', 'the model returned no result for this input', false) };
     if (result.ok) {
-      outcomes.push({ id: claim.id, attempt: claim.attempt, status: 'succeeded', output: result.output, usage: result.usage });
-    } else if (result.error.retryable && claim.attempt < claim.maxAttempts) {
+      outcomes.push({ id: claim.id, attempt: claim.attempts, status: 'succeeded', output: result.output, usage: result.usage });
+    } else if (result.error.retryable && claim.attempts < claim.maxAttempts) {
       retries.push({ claim, error: result.error });
     } else {
-      outcomes.push({ id: claim.id, attempt: claim.attempt, status: 'failed', errorCode: result.error.code, errorMessage: result.error.message });
+      outcomes.push({ id: claim.id, attempt: claim.attempts, status: 'failed', errorCode: result.error.code, errorMessage: result.error.message });
     }
   });
-  const [stored, released] = await Promise.all([
-    recordOutcomes(deps.db, outcomes),
-    releaseJobs(deps.db, retries.map(({ claim }) => ({ id: claim.id, attempt: claim.attempt }))),
+  const [storedJobs, releasedJobs] = await Promise.all([
+    deps.transitions.record(outcomes),
+    deps.transitions.release(retries.map(({ claim }) => ({ id: claim.id, attempt: claim.attempts }))),
   ]);
+  const stored = new Set(storedJobs.map((job) => job.id));
+  const released = new Set(releasedJobs.map((job) => job.id));
 
   for (const outcome of outcomes) {
-    const line = { jobId: outcome.id, attempt: outcome.attempt, status: outcome.status, stored: stored.includes(outcome.id) };
+    const line = { jobId: outcome.id, attempt: outcome.attempt, status: outcome.status, stored: stored.has(outcome.id) };
     if (outcome.status === 'failed') log.warn({ ...line, errorCode: outcome.errorCode, error: outcome.errorMessage }, 'job failed');
     else log.debug(line, 'job succeeded');
   }
   for (const { claim, error } of retries) {
-    log.info({ jobId: claim.id, attempt: claim.attempt, errorCode: error.code, error: error.message, retryAfterMs: error.retryAfterMs }, 'job will be retried');
+    log.info({ jobId: claim.id, attempt: claim.attempts, errorCode: error.code, error: error.message, retryAfterMs: error.retryAfterMs }, 'job will be retried');
   }
-  log.info({ jobIds: claims.map((c) => c.id), size: claims.length, upstreamMs: Math.round(upstreamMs), stored: stored.length, retried: released.length }, 'batch done');
+  log.info({ jobIds: claims.map((c) => c.id), size: claims.length, upstreamMs: Math.round(upstreamMs), stored: stored.size, retried: released.size }, 'batch done');
 
-  const retryAfter = new Map(retries.filter(({ claim }) => released.includes(claim.id)).map(({ claim, error }) => [claim.id, error.retryAfterMs]));
+  const retryAfter = new Map(retries.filter(({ claim }) => released.has(claim.id)).map(({ claim, error }) => [claim.id, error.retryAfterMs]));
   return jobIds.map((id) => (retryAfter.has(id) ? { kind: 'retry', delayMs: retryAfter.get(id) } : { kind: 'done' }));
 }
 

@@ -1,10 +1,12 @@
 import type { Db } from '@inferq/core/db';
+import type { JobTransitions } from '@inferq/core/job-transitions';
 import type { JobQueues } from '@inferq/core/job-queues';
-import { failExhaustedLeases, listQueuedSince, releaseExpiredLeases, type QueuedPageCursor } from '@inferq/core/job-store';
+import { listQueuedSince, type QueuedPageCursor } from '@inferq/core/job-store';
 import type { Logger } from '@inferq/core/logger';
 
 export interface ReconcilerDeps {
   db: Db;
+  transitions: JobTransitions;
   queues: JobQueues;
   logger: Logger;
 }
@@ -24,8 +26,8 @@ const PAGE_SIZE = 1_000;
  * every change is conditional and a duplicate enqueue is a no-op.
  */
 export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Promise<ReconcileReport> {
-  const failed = await failExhaustedLeases(deps.db);
-  const released = await releaseExpiredLeases(deps.db);
+  const failed = await deps.transitions.failExhaustedLeases();
+  const released = await deps.transitions.releaseExpiredLeases();
   await deps.queues.replace(released);
 
   let reenqueued = 0;
@@ -43,7 +45,7 @@ export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Pro
 
   const report = { failedExhausted: failed.length, releasedLeases: released.length, reenqueued };
   if (failed.length + released.length + reenqueued > 0) {
-    deps.logger.warn({ ...report, failedJobIds: failed, releasedJobIds: released.map((job) => job.id) }, 'reconciled Postgres and Redis');
+    deps.logger.warn({ ...report, failedJobIds: failed.map((job) => job.id), releasedJobIds: released.map((job) => job.id) }, 'reconciled Postgres and Redis');
   }
   return report;
 }
