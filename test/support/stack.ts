@@ -52,6 +52,8 @@ export interface Stack {
   /** A key for another tenant (created if new). */
   keyFor(tenant: string): Promise<string>;
   startWorker(env?: Partial<WorkerDeps['env']>): ReturnType<typeof startWorkerRoles>;
+  /** Stops every worker started so far (as a deploy or crash would). */
+  stopWorkers(): Promise<void>;
   /** Polls GET /v1/jobs/:id until every job is in a final state; returns them in order. */
   waitForJobs(ids: string[], timeoutMs?: number): Promise<any[]>;
   close(): Promise<void>;
@@ -181,6 +183,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     request,
     keyFor: async (tenant) => (await createApiKey(db, tenant)).key,
     startWorker,
+    stopWorkers: async () => {
+      await Promise.all(workers.splice(0).map((worker) => worker.close(1_000)));
+    },
     waitForJobs,
     async close() {
       await Promise.all(workers.map((worker) => worker.close(1_000)));
