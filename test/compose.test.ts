@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { workerRoles } from '@inferq/worker/env';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const composeFile = path.join(root, 'docker-compose.yml');
@@ -304,8 +305,9 @@ describe('docker-compose.yml contract', () => {
       redis: 'service_healthy',
     });
     expect(argv(worker.command).join(' ')).toBe('node --import tsx apps/worker/src/main.ts');
-    const roles = (environmentOf(worker).WORKER_ROLES ?? 'inference,reconciler').split(',');
-    for (const role of roles) expect(['inference', 'reconciler']).toContain(role.trim());
+    // Every role the worker knows, so a compose install delivers webhooks and reconciles out of the box.
+    const roles = interpolateDefaults(environmentOf(worker).WORKER_ROLES ?? '').split(',').map((role) => role.trim());
+    expect([...roles].sort()).toEqual([...workerRoles].sort());
   });
 });
 
