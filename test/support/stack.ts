@@ -12,10 +12,12 @@ import { JobQueues } from '@inferq/core/job-queues';
 import { createLogger } from '@inferq/core/logger';
 import { loadModelCatalog, type ModelCatalog } from '@inferq/core/models';
 import { createRedis } from '@inferq/core/redis';
+import { inferenceQueueName } from '@inferq/core/queue';
 import { parseAllowList, type AllowList } from '@inferq/core/ssrf';
 import { JobTransitions } from '@inferq/core/job-transitions';
 import { JobNotifier } from '@inferq/core/job-updates';
 import { JobWatcher } from '@inferq/api/services/job-watcher';
+import { Limits, type LimitDefaults } from '@inferq/api/services/limits';
 import { startWorkerRoles, type WorkerDeps } from '@inferq/worker/worker';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { redisUrl as sharedRedisUrl } from './services.ts';
@@ -33,6 +35,8 @@ export interface StackOptions {
   worker?: false | Partial<WorkerDeps['env']>;
   /** Private addresses webhooks may reach (default 127.0.0.0/8, for receivers in the test). */
   webhookAllow?: AllowList;
+  /** Deployment-wide limit defaults (generous unless a test narrows them). */
+  limits?: Partial<LimitDefaults>;
   /** Another Redis than the machine's (e.g. a private redis-server the test may flush). */
   redisUrl?: string;
 }
@@ -85,6 +89,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = new JobQueues(redis, queuePrefix, logger);
   const notifier = new JobNotifier(redis, queuePrefix, logger);
   const watcher = new JobWatcher(redis, queuePrefix, logger);
+  const limits = new Limits(redis, queuePrefix, { requestsPerMinute: 100_000, unitsPerMinute: 10_000_000, maxQueuedJobs: 1_000_000, ...options.limits });
   const app = createApp({
     db,
     redis,
@@ -92,6 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     transitions: new JobTransitions(db, notifier),
     notifier,
     watcher,
+    limits,
     models,
     logger,
     bodyLimitBytes: 64 * 1024,
@@ -192,6 +198,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       watcher.close();
+      limits.close();
       await queues.close();
       await db.$disconnect();
       redis.disconnect();
@@ -200,7 +207,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** Every BullMQ key under the stack's prefix: what a rejected request must not have created. */
+/** Every BullMQ queue key under the stack's prefix: what a rejected request must not have created. */
 export async function queueKeys(stack: Pick<Stack, 'redis' | 'queuePrefix'>): Promise<string[]> {
-  return stack.redis.keys(`${stack.queuePrefix}:*`);
+  return stack.redis.keys(`${stack.queuePrefix}:${inferenceQueueName('')}*`);
 }

@@ -1,3 +1,4 @@
+import compression from 'compression';
 import express, { Router, type Express } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { requireApiKey } from './middleware/auth.ts';
@@ -20,13 +21,15 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext(deps.logger));
+  // gzip for answers over 1 KB; event streams are left alone so each event goes out at once.
+  app.use(compression({ threshold: 1024, filter: (req, res) => !String(res.getHeader('content-type') ?? '').startsWith('text/event-stream') && compression.filter(req, res) }));
 
   const open = Router();
   registerHealth(open, deps);
   app.use(open);
 
   const v1 = Router();
-  v1.use('/v1', requireApiKey(deps.db), jsonBody(deps.bodyLimitBytes));
+  v1.use('/v1', requireApiKey(deps.db, deps.limits), jsonBody(deps.bodyLimitBytes));
   registerV1ModelsList(v1, deps);
   registerV1JobsCreate(v1, deps);
   registerV1JobsGet(v1, deps);

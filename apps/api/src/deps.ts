@@ -7,6 +7,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { ModelCatalog } from '@inferq/core/models';
 import type { AllowList } from '@inferq/core/ssrf';
 import type { JobWatcher } from './services/job-watcher.ts';
+import type { Limits } from './services/limits.ts';
 
 /** Everything a route needs, passed in so tests build the app against their own database and Redis. */
 export interface ApiDeps {
@@ -16,6 +17,7 @@ export interface ApiDeps {
   transitions: JobTransitions;
   notifier: JobNotifier;
   watcher: JobWatcher;
+  limits: Limits;
   models: ModelCatalog;
   logger: Logger;
   bodyLimitBytes: number;

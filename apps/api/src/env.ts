@@ -11,6 +11,12 @@ export const apiEnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** How long a submit waits for Redis before answering 202 anyway; the row is stored and the reconciler enqueues it. */
   ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2_000),
+  /** Requests per minute per API key, unless the key sets its own. */
+  RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).default(100_000),
+  /** Input units (≈ tokens) per minute per API key, unless the key sets its own. */
+  RATE_LIMIT_UNITS_PER_MINUTE: z.coerce.number().int().min(1).default(10_000_000),
+  /** Queued jobs per tenant before submits get 429, unless the tenant sets its own. */
+  MAX_QUEUED_JOBS_PER_TENANT: z.coerce.number().int().min(1).default(1_000_000),
   /** Interval of the keep-alive comments on an idle event stream. */
   SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** How long shutdown waits for in-flight requests before closing connections. */

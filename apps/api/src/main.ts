@@ -9,6 +9,7 @@ import { createRedis, warnUnlessNoEviction } from '@inferq/core/redis';
 import { createApp } from './app.ts';
 import { readApiEnv } from './env.ts';
 import { JobWatcher } from './services/job-watcher.ts';
+import { Limits } from './services/limits.ts';
 
 const env = readApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
@@ -19,6 +20,11 @@ const queues = new JobQueues(redis, env.QUEUE_PREFIX, logger);
 const notifier = new JobNotifier(redis, env.QUEUE_PREFIX, logger);
 const transitions = new JobTransitions(db, notifier);
 const watcher = new JobWatcher(redis, env.QUEUE_PREFIX, logger);
+const limits = new Limits(redis, env.QUEUE_PREFIX, {
+  requestsPerMinute: env.RATE_LIMIT_REQUESTS_PER_MINUTE,
+  unitsPerMinute: env.RATE_LIMIT_UNITS_PER_MINUTE,
+  maxQueuedJobs: env.MAX_QUEUED_JOBS_PER_TENANT,
+});
 await warnUnlessNoEviction(redis, logger);
 
 const app = createApp({
@@ -28,6 +34,7 @@ const app = createApp({
   transitions,
   notifier,
   watcher,
+  limits,
   models,
   logger,
   bodyLimitBytes: env.BODY_LIMIT_BYTES,
@@ -51,6 +58,7 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   clearTimeout(forced);
   watcher.close();
+  limits.close();
   await queues.close();
   await Promise.allSettled([db.$disconnect(), redis.quit()]);
   logger.info('api stopped');

@@ -32,7 +32,7 @@ async function keysCreate(args: string[]): Promise<number> {
   const env = parseEnv(cliEnv);
   const db = createDb(env.DATABASE_URL, 1);
   try {
-    const created = await createApiKey(db, tenant.data, scopes as ApiKeyScope[]);
+    const created = await createApiKey(db, tenant.data, { scopes: scopes as ApiKeyScope[] });
     if (values.json) process.stdout.write(`${JSON.stringify({ tenant: created.tenant.name, tenant_id: created.tenant.id, key_id: created.keyId, key: created.key })}\n`);
     else process.stdout.write(`API key for tenant "${created.tenant.name}" (shown once, store it now):\n${created.key}\n`);
     return 0;

@@ -4,6 +4,8 @@ import type { JobRef } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import { enqueueOptions, inferenceQueueName, INFERENCE_JOB_NAME, type InferencePayload } from './queue.ts';
 
+const ADD_BULK_CHUNK = 1_000;
+
 /** The per-model BullMQ queues, opened lazily on one shared Redis connection. */
 export class JobQueues {
   private readonly queues = new Map<string, Queue<InferencePayload>>();
@@ -24,7 +26,7 @@ export class JobQueues {
     return queue;
   }
 
-  /** Adds the jobs (a job already in Redis is left as it is), one addBulk per model. */
+  /** Adds the jobs (a job already in Redis is left as it is), in addBulk calls of at most 1,000 per model. */
   async enqueue(jobs: JobRef[]): Promise<void> {
     const byModel = new Map<string, JobRef[]>();
     for (const job of jobs) {
@@ -33,9 +35,12 @@ export class JobQueues {
       else byModel.set(job.model, [job]);
     }
     await Promise.all(
-      [...byModel].map(([model, group]) =>
-        this.queueFor(model).addBulk(group.map((job) => ({ name: INFERENCE_JOB_NAME, data: { jobId: job.id }, opts: enqueueOptions(job) }))),
-      ),
+      [...byModel].map(async ([model, group]) => {
+        for (let start = 0; start < group.length; start += ADD_BULK_CHUNK) {
+          const chunk = group.slice(start, start + ADD_BULK_CHUNK);
+          await this.queueFor(model).addBulk(chunk.map((job) => ({ name: INFERENCE_JOB_NAME, data: { jobId: job.id }, opts: enqueueOptions(job) })));
+        }
+      }),
     );
   }
 

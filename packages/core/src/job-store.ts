@@ -17,7 +17,8 @@ const jobColumns = Prisma.raw(`j.id, j.tenant_id AS "tenantId", j.model, j.prior
   j.error_code AS "errorCode", j.error_message AS "errorMessage", j.usage, j.metadata, j.attempts,
   j.max_attempts AS "maxAttempts", j.lease_expires_at AS "leaseExpiresAt", j.created_at AS "createdAt",
   j.updated_at AS "updatedAt", j.started_at AS "startedAt", j.completed_at AS "completedAt",
-  j.webhook_url AS "webhookUrl", j.webhook_events AS "webhookEvents"`);
+  j.webhook_url AS "webhookUrl", j.webhook_events AS "webhookEvents", j.batch_id AS "batchId", j.custom_id AS "customId",
+  j.input_units AS "inputUnits", j.expires_at AS "expiresAt", j.timeout_ms AS "timeoutMs", j.purged_at AS "purgedAt"`);
 
 export type JobOutcome =
   | { id: string; attempt: number; status: 'succeeded'; output: unknown; usage: unknown }
@@ -28,6 +29,8 @@ export interface JobRef {
   model: string;
   priority: 'interactive' | 'batch';
   maxAttempts: number;
+  /** The job's place among its tenant's queued jobs of this model (1 = next): the fair-share order. */
+  rank?: number;
 }
 
 /**

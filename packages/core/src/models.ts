@@ -115,3 +115,13 @@ export function describeModel(model: ModelConfig) {
     max_attempts: model.maxAttempts,
   };
 }
+
+/**
+ * A job's input size in units, as rate limits and budgets count it before the model has run:
+ * tokens estimated as characters / 4 (at least 1).
+ */
+export function inputUnitsOf(input: unknown): number {
+  const value = input as { text?: string; messages?: { content: string }[] };
+  const characters = typeof value.text === 'string' ? value.text.length : (value.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
+  return Math.max(1, Math.ceil(characters / 4));
+}

@@ -2,18 +2,33 @@ import type { NextFunction, Request, Response } from 'express';
 import { authenticateApiKey } from '@inferq/core/api-keys';
 import type { Db } from '@inferq/core/db';
 import { ApiError } from '@inferq/core/errors';
+import type { Limits } from '../services/limits.ts';
 
 const challenge = { 'WWW-Authenticate': 'Bearer realm="inferq"' };
 
-/** Requires `Authorization: Bearer <key>` naming a live key; sets `req.principal`. */
-export function requireApiKey(db: Db) {
-  return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
+/** Reading needs `jobs:read`, anything else `jobs:write`; `admin` may do both. */
+const scopeFor = (method: string): string => (method === 'GET' || method === 'HEAD' ? 'jobs:read' : 'jobs:write');
+
+/**
+ * Requires `Authorization: Bearer <key>` naming a live key with the scope the method needs, then
+ * counts the request against the key's rate limit (X-RateLimit-* headers on every answer).
+ */
+export function requireApiKey(db: Db, limits: Limits) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const header = req.get('authorization');
     const match = header?.match(/^Bearer\s+(\S+)$/i);
     if (!match?.[1]) throw new ApiError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".', [], challenge);
     const principal = await authenticateApiKey(db, match[1]);
     if (!principal) throw new ApiError('unauthorized', 'The API key is unknown, revoked or expired.', [], challenge);
+    const scope = scopeFor(req.method);
+    if (!principal.scopes.includes(scope) && !principal.scopes.includes('admin')) {
+      throw new ApiError('forbidden', `This API key lacks the "${scope}" scope needed for ${req.method} requests.`);
+    }
     req.principal = principal;
+    const state = await limits.consumeRequest(principal);
+    res.setHeader('X-RateLimit-Limit', String(state.limit));
+    res.setHeader('X-RateLimit-Remaining', String(state.remaining));
+    res.setHeader('X-RateLimit-Reset', String(state.resetSeconds));
     next();
   };
 }

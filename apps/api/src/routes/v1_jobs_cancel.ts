@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { ApiError } from '@inferq/core/errors';
+import { withTimeout } from '@inferq/core/timeout';
 import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
 import { findJobOrThrow, fullJobView } from '../services/jobs.ts';
@@ -16,7 +17,9 @@ export function registerV1JobsCancel(router: Router, deps: ApiDeps): void {
       const job = await findJobOrThrow(deps.db, tenantId, req.params.id!);
       throw new ApiError('conflict', `Job "${job.id}" is already ${job.status}; only queued or running jobs can be cancelled.`);
     }
-    await deps.queues.remove(cancelled.model, cancelled.id).catch((err: unknown) => req.log.warn({ err, jobId: cancelled.id }, 'could not remove the queue entry; the worker will skip it'));
+    // Only tidiness: a worker that still gets the entry finds the job cancelled and skips it.
+    const removed = await withTimeout(deps.queues.remove(cancelled.model, cancelled.id), deps.enqueueTimeoutMs);
+    if (!removed.ok) req.log.warn({ err: removed.error, jobId: cancelled.id }, 'could not remove the queue entry; the worker will skip it');
     res.json(await fullJobView(deps.db, cancelled));
   });
 }

@@ -1,14 +1,13 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { ApiError } from '@inferq/core/errors';
-import { newJobId } from '@inferq/core/ids';
-import { inputSchemaFor } from '@inferq/core/models';
-import { withTimeout } from '@inferq/core/timeout';
-import { defaultJobEvents, jobEventTypes } from '@inferq/core/webhook-events';
-import { assertSafeWebhookUrl } from '../services/webhook-urls.ts';
-import type { ApiDeps } from '../deps.ts';
 import { jobView } from '@inferq/core/job-view';
+import { defaultJobEvents, jobEventTypes } from '@inferq/core/webhook-events';
+import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
+import { createIdempotently, idempotencyKeyOf } from '../services/idempotency.ts';
+import { draftJobOrThrow, enqueueDrafts, insertJobs } from '../services/job-intake.ts';
+import { findJobOrThrow } from '../services/jobs.ts';
+import { assertSafeWebhookUrl } from '../services/webhook-urls.ts';
 import { parseOrThrow } from '../validation.ts';
 
 export const METADATA_MAX_KEYS = 16;
@@ -28,39 +27,44 @@ export const createJobRequestSchema = z.strictObject({
   priority: z.enum(['interactive', 'batch']).default('interactive'),
   metadata: metadataSchema.default({}),
   webhook: webhookSchema.optional(),
+  /** Time allowed in the queue; a job not started by then becomes `expired`. */
+  ttl_seconds: z.int().min(1).max(7 * 24 * 3600).optional(),
+  /** Time allowed to run; a job running longer fails with `timeout`. */
+  timeout_seconds: z.int().min(1).max(24 * 3600).optional(),
 });
 export type CreateJobRequest = z.output<typeof createJobRequestSchema>;
 
 /**
- * POST /v1/jobs: validate everything that can be checked up front, insert the row (the record),
- * enqueue its id, answer 202. If the enqueue fails or Redis is too slow to answer, the job is
- * still accepted: the reconciler finds queued rows missing from Redis and enqueues them.
+ * POST /v1/jobs: validate everything that can be checked up front, check the caller's limits,
+ * insert the row (the record, under the Idempotency-Key if one is given), enqueue its id, answer
+ * 202. If the enqueue fails or Redis is slow, the job is still accepted: the reconciler finds
+ * queued rows missing from Redis and enqueues them.
  */
 export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
   router.post('/v1/jobs', async (req, res) => {
+    const tenantId = tenantOf(req);
     const body = parseOrThrow(createJobRequestSchema, req.body);
-    const model = deps.models.get(body.model);
-    if (!model) {
-      throw new ApiError('invalid_request', `Unknown model "${body.model}"; GET /v1/models lists the models.`, [{ path: 'model', message: 'unknown model' }]);
+    const draft = draftJobOrThrow(deps.models, body);
+    if (body.webhook) {
+      await assertSafeWebhookUrl(body.webhook.url, deps.webhookAllow, 'webhook.url');
+      draft.webhook_url = body.webhook.url;
+      draft.webhook_events = body.webhook.events ?? defaultJobEvents;
     }
-    const input = parseOrThrow(inputSchemaFor(model), body.input, ['input']);
-    if (body.webhook) await assertSafeWebhookUrl(body.webhook.url, deps.webhookAllow, 'webhook.url');
+    if (body.ttl_seconds) draft.expires_at = new Date(Date.now() + body.ttl_seconds * 1000).toISOString();
+    if (body.timeout_seconds) draft.timeout_ms = body.timeout_seconds * 1000;
+    const idempotencyKey = idempotencyKeyOf(req.get('idempotency-key'));
 
-    const job = await deps.db.job.create({
-      data: {
-        id: newJobId(),
-        tenantId: tenantOf(req),
-        model: model.name,
-        priority: body.priority,
-        input: input as object,
-        metadata: body.metadata,
-        maxAttempts: model.maxAttempts,
-        ...(body.webhook ? { webhookUrl: body.webhook.url, webhookEvents: body.webhook.events ?? defaultJobEvents } : {}),
-      },
+    await deps.limits.consumeUnits(req.principal!, draft.input_units);
+    await deps.limits.assertTenantCanSubmit(deps.db, tenantId, 1);
+    const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'job', req.body, async (tx) => {
+      await insertJobs(tx, tenantId, [draft]);
+      return draft.id;
     });
-    const enqueued = await withTimeout(deps.queues.enqueue([{ id: job.id, model: job.model, priority: job.priority, maxAttempts: job.maxAttempts }]), deps.enqueueTimeoutMs);
-    if (!enqueued.ok) req.log.warn({ err: enqueued.error, jobId: job.id }, 'enqueue failed or timed out; the reconciler will enqueue the job');
-    req.log.info({ jobId: job.id, model: job.model }, 'job accepted');
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    else await enqueueDrafts(deps, tenantId, [draft], req.log);
+
+    const job = await findJobOrThrow(deps.db, tenantId, result.resourceId);
+    req.log.info({ jobId: job.id, model: job.model, replayed: result.replayed }, 'job accepted');
     res.status(202).location(`/v1/jobs/${job.id}`).json(jobView(job, job.webhookUrl ? 'pending' : 'none'));
   });
 }

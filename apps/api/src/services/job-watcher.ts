@@ -2,8 +2,11 @@ import type { Redis } from 'ioredis';
 import { jobChannel } from '@inferq/core/job-updates';
 import type { JobView } from '@inferq/core/job-view';
 import type { Logger } from '@inferq/core/logger';
+import { withTimeout } from '@inferq/core/timeout';
 
 type Listener = (job: JobView) => void;
+
+const SUBSCRIBE_TIMEOUT_MS = 1_000;
 
 /**
  * Lets requests wait for a job's updates (long-poll, SSE) over one Redis subscriber connection
@@ -45,12 +48,9 @@ export class JobWatcher {
       this.listeners.set(channel, listeners);
     }
     listeners.add(listener);
-    try {
-      await this.subscriber.subscribe(channel);
-    } catch (err) {
-      // Without the subscription the caller still ends with Postgres's answer at its deadline.
-      this.logger.warn({ err, jobId }, 'could not subscribe to job updates');
-    }
+    // Without the subscription (Redis away or slow) the caller still ends with Postgres's answer at its deadline.
+    const subscribed = await withTimeout(this.subscriber.subscribe(channel), SUBSCRIBE_TIMEOUT_MS);
+    if (!subscribed.ok) this.logger.warn({ err: subscribed.error, jobId }, 'could not subscribe to job updates');
     return () => {
       listeners.delete(listener);
       if (listeners.size === 0 && this.listeners.get(channel) === listeners) {
