@@ -101,6 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     models,
     logger,
     bodyLimitBytes: 64 * 1024,
+    batchBodyLimitBytes: 64 * 1024 * 1024,
     enqueueTimeoutMs: 500,
     webhookAllow: options.webhookAllow ?? parseAllowList('127.0.0.0/8'),
     sseHeartbeatMs: 200,

@@ -6,6 +6,10 @@ import { jsonBody } from './middleware/json-body.ts';
 import { notFoundRoute, problemDetails } from './middleware/problem-details.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerHealth } from './routes/health.ts';
+import { registerOpenApi } from './routes/openapi.ts';
+import { batchBody, registerV1BatchesCreate } from './routes/v1_batches_create.ts';
+import { registerV1BatchesCancel } from './routes/v1_batches_cancel.ts';
+import { registerV1BatchesRead } from './routes/v1_batches_read.ts';
 import { registerV1Deliveries } from './routes/v1_deliveries.ts';
 import { registerV1JobsCancel } from './routes/v1_jobs_cancel.ts';
 import { registerV1JobsCreate } from './routes/v1_jobs_create.ts';
@@ -26,16 +30,22 @@ export function createApp(deps: ApiDeps): Express {
 
   const open = Router();
   registerHealth(open, deps);
+  registerOpenApi(open);
   app.use(open);
 
   const v1 = Router();
-  v1.use('/v1', requireApiKey(deps.db, deps.limits), jsonBody(deps.bodyLimitBytes));
+  v1.use('/v1', requireApiKey(deps.db, deps.limits));
+  v1.use('/v1/batches', batchBody(deps.batchBodyLimitBytes));
+  v1.use('/v1', jsonBody(deps.bodyLimitBytes));
   registerV1ModelsList(v1, deps);
   registerV1JobsCreate(v1, deps);
   registerV1JobsGet(v1, deps);
   registerV1JobsEvents(v1, deps);
   registerV1JobsCancel(v1, deps);
   registerV1Deliveries(v1, deps);
+  registerV1BatchesCreate(v1, deps);
+  registerV1BatchesRead(v1, deps);
+  registerV1BatchesCancel(v1, deps);
   registerV1WebhookEndpoints(v1, deps);
   registerV1WebhookSecretGet(v1, deps);
   app.use(v1);

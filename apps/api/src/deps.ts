@@ -21,6 +21,8 @@ export interface ApiDeps {
   models: ModelCatalog;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Largest bulk batch body (50,000 lines). */
+  batchBodyLimitBytes: number;
   /** How long a submit waits for Redis before answering 202 anyway (the reconciler enqueues later). */
   enqueueTimeoutMs: number;
   /** Private addresses webhooks may reach (development and tests). */

@@ -9,6 +9,8 @@ export const apiEnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Largest accepted request body, in bytes (larger → 413). */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** Largest accepted bulk batch body (POST /v1/batches), in bytes. */
+  BATCH_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(100 * 1024 * 1024),
   /** How long a submit waits for Redis before answering 202 anyway; the row is stored and the reconciler enqueues it. */
   ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2_000),
   /** Requests per minute per API key, unless the key sets its own. */

@@ -38,6 +38,7 @@ const app = createApp({
   models,
   logger,
   bodyLimitBytes: env.BODY_LIMIT_BYTES,
+  batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
   enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS,
   webhookAllow: env.WEBHOOK_ALLOW_PRIVATE,
   sseHeartbeatMs: env.SSE_HEARTBEAT_MS,

@@ -48,6 +48,7 @@ export const jobErrorCodes = [
   'upstream_rejected',
   'model_error',
   'attempts_exhausted',
+  'timeout',
 ] as const;
 export type JobErrorCode = (typeof jobErrorCodes)[number];
 

@@ -35,8 +35,8 @@ export interface JobRef {
 
 /**
  * Takes queued jobs (or running ones whose worker's lease ran out) for this worker until
- * `leaseMs` from now. Jobs that are finished, cancelled, held by a live lease or out of attempts
- * are not returned. A returned job's `attempts` is this claim's attempt number: the fencing token
+ * `leaseMs` from now. Jobs that are finished, cancelled, held by a live lease, out of attempts or
+ * past their time in the queue (left for the reconciler to expire) are not returned. A returned job's `attempts` is this claim's attempt number: the fencing token
  * its result must carry.
  */
 export function claimJobs(db: Sql, ids: string[], leaseMs: number): Promise<Job[]> {
@@ -46,6 +46,7 @@ export function claimJobs(db: Sql, ids: string[], leaseMs: number): Promise<Job[
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
      WHERE id = ANY(${ids}::text[])
        AND attempts < max_attempts
+       AND (expires_at IS NULL OR expires_at > now())
        AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
  RETURNING ${jobColumns}`;
 }
@@ -86,6 +87,35 @@ export function cancelJob(db: Sql, tenantId: string, id: string): Promise<Job[]>
     UPDATE jobs AS j
        SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = NULL
      WHERE j.id = ${id} AND j.tenant_id = ${tenantId} AND j.status IN ('queued', 'running')
+ RETURNING ${jobColumns}`;
+}
+
+/** Queued jobs past their time in the queue (ttl_seconds or their batch's window) → expired. */
+export function expireQueuedJobs(db: Sql): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
+       SET status = 'expired', completed_at = now(), updated_at = now()
+     WHERE status = 'queued' AND expires_at <= now()
+ RETURNING ${jobColumns}`;
+}
+
+/** Running jobs past their own execution limit (timeout_seconds) fail with `timeout`. */
+export function failTimedOutJobs(db: Sql): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
+       SET status = 'failed', error_code = ${'timeout' satisfies JobErrorCode},
+           error_message = 'the job ran longer than its timeout of ' || (timeout_ms / 1000) || ' s',
+           completed_at = now(), updated_at = now(), lease_expires_at = NULL
+     WHERE status = 'running' AND timeout_ms IS NOT NULL AND updated_at + timeout_ms * interval '1 millisecond' < now()
+ RETURNING ${jobColumns}`;
+}
+
+/** Every still-queued job of a batch → cancelled (running ones finish). */
+export function cancelBatchJobs(db: Sql, batchId: string): Promise<Job[]> {
+  return db.$queryRaw<Job[]>`
+    UPDATE jobs AS j
+       SET status = 'cancelled', completed_at = now(), updated_at = now()
+     WHERE batch_id = ${batchId} AND status = 'queued'
  RETURNING ${jobColumns}`;
 }
 

@@ -1,7 +1,9 @@
 import type { Db, Job } from './db.ts';
 import type { JobNotifier } from './job-updates.ts';
 import * as store from './job-store.ts';
-import { insertJobEventDeliveries } from './webhook-events.ts';
+import { finishBatches } from './batch-store.ts';
+import { finalJobStatuses } from './job-view.ts';
+import { insertBatchEventDeliveries, insertJobEventDeliveries } from './webhook-events.ts';
 
 /**
  * Every status change of a job, as the API, workers and reconciler make it: the conditional
@@ -37,10 +39,27 @@ export class JobTransitions {
     return this.apply((sql) => store.releaseExpiredLeases(sql));
   }
 
-  private async apply(change: (sql: Db) => Promise<Job[]>): Promise<Job[]> {
+  failTimedOut(): Promise<Job[]> {
+    return this.apply((sql) => store.failTimedOutJobs(sql));
+  }
+
+  expireQueued(): Promise<Job[]> {
+    return this.apply((sql) => store.expireQueuedJobs(sql));
+  }
+
+  cancelBatch(batchId: string): Promise<Job[]> {
+    return this.apply((sql) => store.cancelBatchJobs(sql, batchId), [batchId]);
+  }
+
+  /** Runs the change; then, in the same transaction, the deliveries it owes and the batches it finishes. */
+  private async apply(change: (sql: Db) => Promise<Job[]>, alsoCheckBatches: string[] = []): Promise<Job[]> {
     const { jobs, deliveries } = await this.db.$transaction(async (tx) => {
       const changed = await change(tx as Db);
-      return { jobs: changed, deliveries: changed.length > 0 ? await insertJobEventDeliveries(tx, changed) : 0 };
+      let owed = changed.length > 0 ? await insertJobEventDeliveries(tx, changed) : 0;
+      const batchIds = new Set(alsoCheckBatches);
+      for (const job of changed) if (job.batchId && finalJobStatuses.has(job.status)) batchIds.add(job.batchId);
+      if (batchIds.size > 0) owed += await insertBatchEventDeliveries(tx, await finishBatches(tx, [...batchIds]));
+      return { jobs: changed, deliveries: owed };
     });
     this.notifier.jobsChanged(jobs);
     if (deliveries > 0) this.notifier.webhooksDue();

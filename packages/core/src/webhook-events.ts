@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { typeid } from 'typeid-js';
 import type { Db, Job } from './db.ts';
+import { batchView, requestCounts, type Batch } from './batch-store.ts';
 import { jobView } from './job-view.ts';
 
 export const jobEventTypes = ['job.started', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
 export type JobEventType = (typeof jobEventTypes)[number];
+export const batchEventTypes = ['batch.completed', 'batch.cancelled', 'batch.expired'] as const;
+/** What a tenant's webhook endpoint may subscribe to. */
+export const endpointEventTypes = [...jobEventTypes, ...batchEventTypes] as const;
 
 /** What a per-job webhook receives when it names no events. */
 export const defaultJobEvents: JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
@@ -19,7 +23,7 @@ const eventForStatus: Partial<Record<Job['status'], JobEventType>> = {
 /** A webhook signing secret as Standard Webhooks writes it: `whsec_` + base64 of 32 random bytes. */
 export const newWebhookSecret = (): string => `whsec_${randomBytes(32).toString('base64')}`;
 
-type Tx = Pick<Db, 'webhookEndpoint' | 'webhookDelivery'>;
+type Tx = Pick<Db, 'webhookEndpoint' | 'webhookDelivery' | '$queryRaw'>;
 
 /**
  * Records the webhook deliveries owed for jobs that just changed status, in the caller's
@@ -46,6 +50,26 @@ export async function insertJobEventDeliveries(tx: Tx, jobs: Job[]): Promise<num
       .filter((endpoint) => endpoint.tenantId === job.tenantId && endpoint.events.includes(type))
       .map((endpoint) => ({ ...base, id: newDeliveryId(), url: endpoint.url, endpointId: endpoint.id }));
     return [...perJob, ...subscribed];
+  });
+  if (deliveries.length > 0) await tx.webhookDelivery.createMany({ data: deliveries });
+  return deliveries.length;
+}
+
+/** Deliveries of `batch.<status>` to the tenants' endpoints for batches that just finished. */
+export async function insertBatchEventDeliveries(tx: Tx, batches: Batch[]): Promise<number> {
+  if (batches.length === 0) return 0;
+  const endpoints = await tx.webhookEndpoint.findMany({
+    where: { tenantId: { in: [...new Set(batches.map((b) => b.tenantId))] }, disabledAt: null },
+    select: { id: true, tenantId: true, url: true, events: true },
+  });
+  if (endpoints.length === 0) return 0;
+  const counts = await requestCounts(tx, batches);
+  const deliveries = batches.flatMap((batch) => {
+    const type = `batch.${batch.status}`;
+    const body = JSON.stringify({ type, timestamp: (batch.completedAt ?? new Date()).toISOString(), data: batchView(batch, counts.get(batch.id)!) });
+    return endpoints
+      .filter((endpoint) => endpoint.tenantId === batch.tenantId && endpoint.events.includes(type))
+      .map((endpoint) => ({ id: newDeliveryId(), tenantId: batch.tenantId, batchId: batch.id, endpointId: endpoint.id, url: endpoint.url, eventType: type, body }));
   });
   if (deliveries.length > 0) await tx.webhookDelivery.createMany({ data: deliveries });
   return deliveries.length;

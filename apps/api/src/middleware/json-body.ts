@@ -5,6 +5,11 @@ import { ApiError } from '@inferq/core/errors';
 export function jsonBody(limitBytes: number) {
   const parse = express.json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
   return (req: Request, res: Response, next: NextFunction): void => {
+    // A route-specific parser (bulk batches) got there first.
+    if (req.body !== undefined) {
+      next();
+      return;
+    }
     const hasBody = req.get('content-length') !== '0' && (req.get('content-length') !== undefined || req.get('transfer-encoding') !== undefined);
     if (hasBody && !req.is(['application/json', 'application/*+json'])) {
       next(new ApiError('unsupported_media_type', `Send the body as application/json (got ${req.get('content-type') ?? 'no content type'}).`));

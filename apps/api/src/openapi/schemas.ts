@@ -31,14 +31,14 @@ export const jobSchema = z
     model: z.string().meta({ example: 'local/sentiment' }),
     status: z.enum(JobStatus),
     priority: z.enum(JobPriority),
-    input: z.unknown().meta({ description: "The input as submitted, valid for the model's input schema." }),
-    output: z.unknown().meta({ description: "The model's output once the job has succeeded, else null." }),
+    input: z.unknown().meta({ description: "The input as submitted, valid for the model's input schema.", example: { text: 'inferq makes async inference easy' } }),
+    output: z.unknown().meta({ description: "The model's output once the job has succeeded, else null.", example: { score: 0.33, label: 'positive' } }),
     error: z
       .object({ code: z.enum(jobErrorCodes), message: z.string() })
       .nullable()
       .meta({ description: 'Why the job failed; null unless status is failed.' }),
     usage: z.object({ input_tokens: z.int(), output_tokens: z.int() }).nullable(),
-    metadata: metadataSchema,
+    metadata: metadataSchema.meta({ example: { team: 'search' } }),
     attempts: z.int().meta({ description: 'Times a worker has claimed the job.' }),
     webhook: z.object({ url: z.string(), events: z.array(eventType) }).nullable().meta({ description: 'The per-job webhook, if any.' }),
     webhook_status: z.enum(['none', 'pending', 'delivered', 'failing', 'failed']).meta({ description: "Summary of the job's webhook deliveries." }),
@@ -107,7 +107,7 @@ export const deliverySchema = z
 /** RFC 9457 problem details, as apps/api/src/middleware/problem-details.ts renders every error. */
 export const problemSchema = z
   .object({
-    type: z.string().meta({ example: '/problems/invalid_request' }),
+    type: z.string(),
     title: z.string(),
     status: z.int(),
     detail: z.string(),

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { typeid } from 'typeid-js';
 import { z } from 'zod';
-import { jobEventTypes, newWebhookSecret } from '@inferq/core/webhook-events';
+import { endpointEventTypes, newWebhookSecret } from '@inferq/core/webhook-events';
 import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
 import { endpointView, findEndpointOrThrow } from '../services/webhook-endpoints.ts';
@@ -10,7 +10,7 @@ import { parseOrThrow } from '../validation.ts';
 
 export const createEndpointRequestSchema = z.strictObject({
   url: z.string().min(1).max(2048),
-  events: z.array(z.enum(jobEventTypes)).min(1).max(jobEventTypes.length),
+  events: z.array(z.enum(endpointEventTypes)).min(1).max(endpointEventTypes.length),
 });
 
 /** How long a rotated-out secret keeps signing beside the new one. */

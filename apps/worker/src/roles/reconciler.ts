@@ -12,6 +12,8 @@ export interface ReconcilerDeps {
 }
 
 export interface ReconcileReport {
+  expired: number;
+  timedOut: number;
   failedExhausted: number;
   releasedLeases: number;
   reenqueued: number;
@@ -20,12 +22,15 @@ export interface ReconcileReport {
 const PAGE_SIZE = 1_000;
 
 /**
- * Makes Redis agree with Postgres: running jobs whose worker vanished go back to the queue (or
- * fail when out of attempts), and queued jobs that Redis has no entry for (a failed enqueue, a
- * flushed or restarted Redis) are enqueued again. Safe to run in several processes at once:
+ * Makes Redis agree with Postgres and enforces time limits: queued jobs past their ttl expire,
+ * running jobs past their timeout fail, running jobs whose worker vanished go back to the queue
+ * (or fail when out of attempts), and queued jobs that Redis has no entry for (a failed enqueue,
+ * a flushed or restarted Redis) are enqueued again. Safe to run in several processes at once:
  * every change is conditional and a duplicate enqueue is a no-op.
  */
 export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Promise<ReconcileReport> {
+  const expired = await deps.transitions.expireQueued();
+  const timedOut = await deps.transitions.failTimedOut();
   const failed = await deps.transitions.failExhaustedLeases();
   const released = await deps.transitions.releaseExpiredLeases();
   await deps.queues.replace(released);
@@ -43,8 +48,8 @@ export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Pro
     cursor = { updatedAt: last.updatedAt, id: last.id };
   }
 
-  const report = { failedExhausted: failed.length, releasedLeases: released.length, reenqueued };
-  if (failed.length + released.length + reenqueued > 0) {
+  const report = { expired: expired.length, timedOut: timedOut.length, failedExhausted: failed.length, releasedLeases: released.length, reenqueued };
+  if (expired.length + timedOut.length + failed.length + released.length + reenqueued > 0) {
     deps.logger.warn({ ...report, failedJobIds: failed.map((job) => job.id), releasedJobIds: released.map((job) => job.id) }, 'reconciled Postgres and Redis');
   }
   return report;
