@@ -121,7 +121,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       models,
       secrets: process.env,
       env: {
-        WORKER_ROLES: ['inference', 'reconciler', 'webhooks'],
+        WORKER_ROLES: ['inference', 'reconciler', 'webhooks', 'retention'],
         WORKER_MODELS: [],
         QUEUE_PREFIX: queuePrefix,
         LEASE_MARGIN_MS: 2_000,
@@ -133,6 +133,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WEBHOOK_TIMEOUT_MS: 2_000,
         WEBHOOK_CONCURRENCY: 8,
         WEBHOOK_POLL_MS: 200,
+        RETENTION_PERIOD_MS: 30 * 86_400_000,
+        RETENTION_INTERVAL_MS: 60_000,
         ...env,
       },
     });

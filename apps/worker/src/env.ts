@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '@inferq/core/env';
 
-export const workerRoles = ['inference', 'reconciler', 'webhooks'] as const;
+export const workerRoles = ['inference', 'reconciler', 'webhooks', 'retention'] as const;
 export type WorkerRole = (typeof workerRoles)[number];
 
 export const workerEnvSchema = z
@@ -38,6 +38,10 @@ export const workerEnvSchema = z
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
     /** How often the dispatcher looks for due deliveries when nothing woke it. */
     WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+    /** How long inputs and outputs of finished jobs are kept (default 30 days). */
+    RETENTION_PERIOD_MS: z.coerce.number().int().min(1_000).default(30 * 86_400_000),
+    /** How often the retention role looks for data past its period. */
+    RETENTION_INTERVAL_MS: z.coerce.number().int().min(100).default(3_600_000),
     /** How long shutdown waits for batches in flight before giving them up to the lease mechanism. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   });

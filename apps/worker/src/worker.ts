@@ -9,6 +9,7 @@ import type { WorkerEnv } from './env.ts';
 import { createProvider } from './providers/index.ts';
 import { startInferenceWorker } from './roles/inference.ts';
 import { startReconciler } from './roles/reconciler.ts';
+import { startRetention } from './roles/retention.ts';
 import { startWebhookDispatcher } from './roles/webhooks.ts';
 
 export type WorkerSettings = Pick<
@@ -25,6 +26,8 @@ export type WorkerSettings = Pick<
   | 'WEBHOOK_TIMEOUT_MS'
   | 'WEBHOOK_CONCURRENCY'
   | 'WEBHOOK_POLL_MS'
+  | 'RETENTION_PERIOD_MS'
+  | 'RETENTION_INTERVAL_MS'
 >;
 
 export interface WorkerDeps {
@@ -71,12 +74,13 @@ export function startWorkerRoles(deps: WorkerDeps) {
         pollMs: env.WEBHOOK_POLL_MS,
       })
     : undefined;
+  const retention = has('retention') ? startRetention({ db, logger }, { periodMs: env.RETENTION_PERIOD_MS, intervalMs: env.RETENTION_INTERVAL_MS }) : undefined;
   logger.info({ roles: env.WORKER_ROLES, models: inference.map((w) => w.model) }, 'worker started');
 
   return {
     async close(graceMs: number): Promise<void> {
       await Promise.all(inference.map((worker) => worker.close(graceMs)));
-      await Promise.all([reconciler?.close(), webhooks?.close()]);
+      await Promise.all([reconciler?.close(), webhooks?.close(), retention?.close()]);
       await queues.close();
     },
   };

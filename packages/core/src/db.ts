@@ -1,6 +1,8 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './db/generated/client.ts';
 
+export { Prisma } from './db/generated/client.ts';
+
 export type Db = InstanceType<typeof PrismaClient>;
 export type { Job, Tenant, ApiKey } from './db/generated/client.ts';
 export { JobStatus, JobPriority } from './db/generated/enums.ts';

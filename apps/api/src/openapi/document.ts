@@ -79,9 +79,10 @@ function build(): oas31.OpenAPIObject {
         // `additionalProperties: false`) so clients validating against the document do not break.
         // Request bodies keep theirs (strictObject): the API refuses unknown fields.
         if (io === 'output' && def.type === 'object' && !('catchall' in def && def.catchall)) delete jsonSchema.additionalProperties;
-        // z.int() states JavaScript's safe-integer range; that is noise to an API reader.
+        // Noise to an API reader: z.int()'s safe-integer range, z.iso.datetime()'s long regex (`format` says it).
         if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
         if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+        if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
       },
     },
   );

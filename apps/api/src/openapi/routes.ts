@@ -121,7 +121,10 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
     description:
       "`input` must match the model's input: `{ \"text\" }` for local/* and embeddings models, `{ \"messages\": [{ \"role\", \"content\" }], \"max_tokens\"?, \"temperature\"? }` for chat models. " +
       'A 202 means the job is stored and will run, whatever happens to the queue.',
-    body: createJobRequestSchema.meta({ id: 'CreateJobRequest' }),
+    body: createJobRequestSchema.meta({
+      id: 'CreateJobRequest',
+      example: { model: 'local/sentiment', input: { text: 'inferq makes async inference easy' }, metadata: { team: 'search' } },
+    }),
     responses: { 202: json(jobSchema, 'The job, accepted (status queued).', location) },
   },
   'GET /v1/jobs/:id': {
@@ -177,7 +180,10 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
     tag: 'Webhooks',
     summary: 'Subscribe a URL to job events of the whole tenant',
     description: 'The URL must be http(s) and resolve to a public address.',
-    body: createEndpointRequestSchema.meta({ id: 'CreateWebhookEndpointRequest' }),
+    body: createEndpointRequestSchema.meta({
+      id: 'CreateWebhookEndpointRequest',
+      example: { url: 'https://example.com/hooks/inferq', events: ['job.succeeded', 'job.failed'] },
+    }),
     responses: { 201: json(createdWebhookEndpointSchema, 'The endpoint, with its signing secret (shown only here).', location) },
   },
   'GET /v1/webhook-endpoints': {

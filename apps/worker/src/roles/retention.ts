@@ -1,0 +1,52 @@
+import type { Db } from '@inferq/core/db';
+import type { Logger } from '@inferq/core/logger';
+
+export interface RetentionDeps {
+  db: Db;
+  logger: Logger;
+}
+
+const CHUNK = 1_000;
+
+/**
+ * Removes the inputs and outputs of jobs finished more than `periodMs` ago (the rows stay, for
+ * usage and audit), and Idempotency-Keys past their 24 h. Works in chunks so a large backlog never
+ * holds long locks. Returns how many jobs it purged.
+ */
+export async function purgeExpiredData(deps: RetentionDeps, periodMs: number): Promise<number> {
+  const cutoff = new Date(Date.now() - periodMs);
+  let purged = 0;
+  for (;;) {
+    const count = await deps.db.$executeRaw`
+      UPDATE jobs SET input = 'null'::jsonb, output = NULL, purged_at = now()
+       WHERE id IN (SELECT id FROM jobs WHERE completed_at < ${cutoff} AND purged_at IS NULL LIMIT ${CHUNK})`;
+    purged += count;
+    if (count < CHUNK) break;
+  }
+  await deps.db.idempotencyKey.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  if (purged > 0) deps.logger.info({ purged, cutoff: cutoff.toISOString() }, 'retention: removed inputs and outputs of old jobs');
+  return purged;
+}
+
+/** Runs purgeExpiredData every `intervalMs` until stopped. */
+export function startRetention(deps: RetentionDeps, options: { periodMs: number; intervalMs: number }) {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<unknown> = Promise.resolve();
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      round = purgeExpiredData(deps, options.periodMs)
+        .catch((err: unknown) => deps.logger.error({ err }, 'retention round failed'))
+        .finally(schedule);
+    }, options.intervalMs);
+  };
+  schedule();
+  return {
+    async close(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await round;
+    },
+  };
+}
