@@ -31,8 +31,8 @@ function problemsOf(route: ApiRoute, hasPathParams: boolean): ApiErrorCode[] {
 }
 
 function toOperation(route: ApiRoute, pathParams: string[]): { operation: ZodOpenApiOperationObject; problems: ApiErrorCode[] } {
-  const path = route.params ?? (pathParams.length > 0 ? z.object(Object.fromEntries(pathParams.map((name) => [name, z.string()]))) : undefined);
-  const requestParams = { ...(path ? { path } : {}), ...(route.query ? { query: route.query } : {}), ...(route.headers ? { header: route.headers } : {}) };
+  const params = route.params ?? (pathParams.length > 0 ? z.object(Object.fromEntries(pathParams.map((name) => [name, z.string()]))) : undefined);
+  const requestParams = { ...(params ? { path: params } : {}), ...(route.query ? { query: route.query } : {}), ...(route.headers ? { header: route.headers } : {}) };
   const problems = problemsOf(route, pathParams.length > 0);
   const responses: Record<string, ZodOpenApiResponseObject | oas31.ReferenceObject> = {};
   for (const [status, response] of Object.entries(route.responses)) responses[status] = response;

@@ -118,7 +118,7 @@ export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
       await tx.batch.create({ data: { id: batchId, tenantId, total: drafts.length, metadata, completionWindowS, expiresAt } });
       await insertJobs(tx, tenantId, drafts);
       return batchId;
-    });
+    }, { atomic: true });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     else await enqueueDrafts(deps, tenantId, drafts, req.log);
 

@@ -59,7 +59,7 @@ export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'job', req.body, async (tx) => {
       await insertJobs(tx, tenantId, [draft]);
       return draft.id;
-    });
+    }, { atomic: false });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     else await enqueueDrafts(deps, tenantId, [draft], req.log);
 

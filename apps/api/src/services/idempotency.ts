@@ -28,8 +28,14 @@ export async function createIdempotently(
   kind: 'job' | 'batch',
   body: unknown,
   create: (tx: Tx) => Promise<string>,
+  /** Whether `create` writes several statements that must commit together (a batch and its jobs). */
+  options: { atomic: boolean },
 ): Promise<IdempotentResult> {
-  if (key === undefined) return { replayed: false, resourceId: await db.$transaction((tx) => create(tx), { timeout: 60_000 }) };
+  if (key === undefined) {
+    // Nothing to coordinate: a single-statement create needs no transaction of its own.
+    const resourceId = options.atomic ? await db.$transaction((tx) => create(tx), { timeout: 60_000 }) : await create(db as unknown as Tx);
+    return { replayed: false, resourceId };
+  }
   const hash = requestHash(kind, body);
   return db.$transaction(
     async (tx) => {
