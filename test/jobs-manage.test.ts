@@ -37,7 +37,7 @@ const submit = async (extra: Record<string, unknown> = {}, apiKey?: string) => {
 describe('listing', () => {
   it('lists the tenant\'s jobs newest first with filters and a cursor', async () => {
     const lister = await stack.keyFor('tenant-lister');
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 5; i += 1) ids.push(await submit({ metadata: { i: String(i) }, ...(i === 4 ? { model: 'local/entities' } : {}) }, lister));
     const page1 = await stack.request('GET', '/v1/jobs?limit=2', { apiKey: lister });
     expect(page1.body.data.map((j: { id: string }) => j.id)).toEqual([ids[4], ids[3]]);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '@inferq/core/api-keys';
-import { startStack, type Stack } from './support/stack.ts';
+import { startStack, type HttpResult, type Stack } from './support/stack.ts';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -47,7 +47,7 @@ describe('API keys', () => {
 describe('per-key rate limits', () => {
   it('counts requests per minute in Redis, with X-RateLimit headers, then answers 429 with Retry-After', async () => {
     const { key } = await createApiKey(stack.db, 'tenant-a', { requestsPerMinute: 3 });
-    const answers = [];
+    const answers: HttpResult[] = [];
     for (let i = 0; i < 4; i += 1) answers.push(await stack.request('GET', '/v1/models', { apiKey: key }));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
     expect(answers.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
@@ -76,7 +76,7 @@ describe('per-tenant limits', () => {
   it('applies backpressure: 429 once the tenant has its maximum of queued jobs', async () => {
     const { key, tenant } = await createApiKey(stack.db, 'capped-tenant');
     await stack.db.tenant.update({ where: { id: tenant.id }, data: { maxQueuedJobs: 2 } });
-    const statuses = [];
+    const statuses: number[] = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await stack.request('POST', '/v1/jobs', { body: job, apiKey: key })).status);
     expect(statuses).toEqual([202, 202, 429]);
     const batch = await stack.request('POST', '/v1/batches', { body: { requests: [{ custom_id: 'a', model: job.model, input: job.input }] }, apiKey: key });

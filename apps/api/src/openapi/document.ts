@@ -14,7 +14,10 @@ const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', 
 
 const description = `Asynchronous inference: submit a job, get \`202\`, then poll, long-poll, stream or receive a webhook.
 
-Every \`/v1\` route needs \`Authorization: Bearer <API key>\` (keys look like \`iq_…\`; \`npx inferq keys create --tenant NAME\` makes one).
+Every \`/v1\` route needs \`Authorization: Bearer <API key>\` (keys look like \`iq_…\`; \`npx inferq keys create --tenant NAME\` makes one):
+reading needs the key's \`jobs:read\` scope, anything else \`jobs:write\`. Each request counts against the key's rate limit, reported in
+\`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\` and \`X-RateLimit-Reset\`.
+
 Every answer carries \`X-Request-Id\`. Errors are RFC 9457 \`application/problem+json\`.`;
 
 const pathParamNames = (expressPath: string): string[] => [...expressPath.matchAll(/:(\w+)/g)].map((match) => match[1]!);
@@ -22,7 +25,7 @@ const pathParamNames = (expressPath: string): string[] => [...expressPath.matchA
 /** The problem+json answers a route can give (see ApiRoute.problems). */
 function problemsOf(route: ApiRoute, hasPathParams: boolean): ApiErrorCode[] {
   const implied: ApiErrorCode[] = [
-    ...(route.public ? [] : (['unauthorized', 'rate_limited'] as const)),
+    ...(route.public ? [] : (['unauthorized', 'forbidden', 'rate_limited'] as const)),
     ...(route.body ? (['invalid_request', 'payload_too_large', 'unsupported_media_type'] as const) : []),
     ...(route.query || route.headers ? (['invalid_request'] as const) : []),
     ...(hasPathParams ? (['not_found'] as const) : []),

@@ -12,7 +12,7 @@ import { problemSchema } from './schemas.ts';
 const problems: Record<ApiErrorCode, { title: string; description: string }> = {
   invalid_request: { title: 'Invalid request', description: 'The request is invalid; `errors` names each offending field.' },
   unauthorized: { title: 'Unauthorized', description: 'No API key, or an unknown, revoked or expired one.' },
-  forbidden: { title: 'Forbidden', description: 'The API key may not do this.' },
+  forbidden: { title: 'Forbidden', description: 'The API key lacks the scope this needs (jobs:read to read, jobs:write for anything else).' },
   not_found: { title: 'Not found', description: "No such resource for this key's tenant." },
   conflict: { title: 'Conflict', description: 'The resource is not in a state that allows this.' },
   payload_too_large: { title: 'Payload too large', description: 'The body is larger than the limit (BODY_LIMIT_BYTES, 1 MiB by default).' },

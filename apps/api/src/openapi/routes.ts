@@ -1,27 +1,36 @@
 /**
  * Every HTTP route of the API, as the OpenAPI document (GET /openapi.json, /docs) describes it.
  *
- * Adding a route = one entry in `apiRoutes`, keyed exactly as app.ts registers it
- * ('POST /v1/jobs/:id/cancel'); test/openapi.test.ts fails while a registered route has no entry
- * (or an entry has no route) and checks real answers against what the entry documents:
+ * Adding a route = one entry in `apiRoutes`, keyed exactly as app.ts registers it:
  *
  *   'POST /v1/jobs/:id/retry': {
  *     operationId: 'retryJob', tag: 'Jobs', summary: 'Retry a failed job',
- *     body: retryJobRequestSchema,           // the zod schema the route file validates with
+ *     params: jobId,                      // optional: each `:name` is a string path parameter anyway
+ *     body: retryJobRequestSchema,        // the zod schema the route file validates with, if any
  *     responses: { 202: json(jobSchema, 'The job, queued again') },
- *     problems: ['conflict'],                // beyond those implied (see ApiRoute.problems)
+ *     problems: ['conflict'],             // problem+json answers beyond the implied ones (ApiRoute.problems)
  *   },
  *
- * Response schemas live in ./schemas.ts (give new ones `.meta({ id })` to name them).
+ * New response shapes go in ./schemas.ts (`.meta({ id })` names them in the document).
+ * test/openapi.test.ts fails while a registered route has no entry or an entry has no route;
+ * give the new route's real answers an `expectDocumented(...)` there too.
  */
 import { z } from 'zod';
 import type { ZodOpenApiResponseObject } from 'zod-openapi';
 import type { ApiErrorCode } from '@inferq/core/errors';
+import { createBatchRequestSchema, ndjsonOptionsSchema } from '../routes/v1_batches_create.ts';
+import { listBatchesQuerySchema } from '../routes/v1_batches_read.ts';
 import { createJobRequestSchema } from '../routes/v1_jobs_create.ts';
+import { listJobsQuerySchema } from '../routes/v1_jobs_list.ts';
+import { usageQuerySchema } from '../routes/v1_usage_get.ts';
 import { MAX_WAIT_SECONDS } from '../routes/v1_jobs_get.ts';
 import { createEndpointRequestSchema } from '../routes/v1_webhook_endpoints.ts';
 import {
+  batchSchema,
   createdWebhookEndpointSchema,
+  deletedJobSchema,
+  pageOf,
+  usageSchema,
   deletedWebhookEndpointSchema,
   deliverySchema,
   healthSchema,
@@ -37,7 +46,9 @@ import {
 /** Sections of the docs, in this order. */
 export const tags = {
   Jobs: 'Submit inference jobs and get their results: poll, long-poll or stream.',
+  Batches: 'Bulk submission of up to 50,000 requests, run at batch priority.',
   Webhooks: 'Job events pushed to your URLs, signed per Standard Webhooks.',
+  Usage: 'What the tenant has used, by model and day.',
   Models: 'What can be run.',
   System: 'Health checks and this documentation.',
 } as const;
@@ -48,7 +59,7 @@ export interface ApiRoute {
   summary: string;
   description?: string;
   tag: keyof typeof tags;
-  /** No API key needed. Otherwise the route needs `Authorization: Bearer iq_…`. */
+  /** No API key needed. Otherwise the route needs `Authorization: Bearer iq_…` with the method's scope. */
   public?: true;
   /** Path parameters; without it each `:name` of the key is a plain string. */
   params?: z.ZodObject;
@@ -59,7 +70,7 @@ export interface ApiRoute {
   /** Success answers by status: `json(schema, description)` or any OpenAPI response object. */
   responses: Record<number, ZodOpenApiResponseObject>;
   /**
-   * problem+json answers beyond the implied ones: unauthorized and rate_limited unless public;
+   * problem+json answers beyond the implied ones: unauthorized, forbidden and rate_limited unless public;
    * invalid_request, payload_too_large and unsupported_media_type with a body; invalid_request
    * with query or headers; not_found with path parameters.
    */
@@ -67,7 +78,7 @@ export interface ApiRoute {
 }
 
 /** A JSON success answer. */
-export const json = (schema: z.ZodType, description: string, headers?: z.ZodObject): ZodOpenApiResponseObject => ({
+const json = (schema: z.ZodType, description: string, headers?: z.ZodObject): ZodOpenApiResponseObject => ({
   description,
   ...(headers ? { headers } : {}),
   content: { 'application/json': { schema } },
@@ -76,7 +87,17 @@ export const json = (schema: z.ZodType, description: string, headers?: z.ZodObje
 const location = z.object({ Location: z.string().meta({ description: 'The URL of the created resource.' }) });
 const idParam = (description: string, example: string) => z.object({ id: z.string().meta({ description, example }) });
 const jobId = idParam('The job id.', 'job_01jz3k8m0qf7r9w5x2y4v6t8s0');
+const batchId = idParam('The batch id.', 'batch_01jz3k8m0qf7r9w5x2y4v6t8s0');
 const endpointId = idParam('The webhook endpoint id.', 'we_01jz3k8m0qf7r9w5x2y4v6t8s0');
+/** For creates that may be retried safely: the same key and body give the first answer again. */
+const idempotencyHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/)
+    .optional()
+    .meta({ description: 'Retrying with the same key and body returns the first result (for 24 h); another body with the key is a 409.', example: 'order-1234' }),
+});
+const replayed = z.object({ 'Idempotent-Replayed': z.literal('true').optional().meta({ description: 'Set when this is the answer to an earlier request with the same Idempotency-Key.' }) });
 const waitDescription = `Seconds (at most ${MAX_WAIT_SECONDS}) to wait for the job to finish before answering.`;
 
 export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /${string}`, ApiRoute> = {
@@ -125,7 +146,9 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
       id: 'CreateJobRequest',
       example: { model: 'local/sentiment', input: { text: 'inferq makes async inference easy' }, metadata: { team: 'search' } },
     }),
-    responses: { 202: json(jobSchema, 'The job, accepted (status queued).', location) },
+    headers: idempotencyHeaders,
+    responses: { 202: json(jobSchema, 'The job, accepted (status queued).', location.extend(replayed.shape)) },
+    problems: ['conflict'],
   },
   'GET /v1/jobs/:id': {
     operationId: 'getJob',
@@ -138,6 +161,29 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
     responses: {
       200: json(jobSchema, 'The job.', z.object({ 'Preference-Applied': z.string().optional().meta({ description: 'Set when the answer waited.', example: 'wait=30' }) })),
     },
+  },
+  'GET /v1/jobs': {
+    operationId: 'listJobs',
+    tag: 'Jobs',
+    summary: "List the tenant's jobs, newest first",
+    query: listJobsQuerySchema,
+    responses: { 200: json(pageOf(jobSchema, 'JobList'), 'A page of jobs.') },
+  },
+  'DELETE /v1/jobs/:id': {
+    operationId: 'deleteJobData',
+    tag: 'Jobs',
+    summary: "Remove a job's input and output now",
+    description: 'The job row stays, for usage and audit; its input and output become null.',
+    params: jobId,
+    responses: { 200: json(deletedJobSchema, 'The job, without its data.') },
+  },
+  'POST /v1/jobs/:id/retry': {
+    operationId: 'retryJob',
+    tag: 'Jobs',
+    summary: 'Queue a failed, expired or cancelled job again',
+    params: jobId,
+    responses: { 202: json(jobSchema, 'The job, queued again with fresh attempts.') },
+    problems: ['conflict'],
   },
   'GET /v1/jobs/:id/events': {
     operationId: 'streamJobEvents',
@@ -174,6 +220,63 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
     summary: 'Send a webhook delivery again now',
     params: idParam('The delivery id (the webhook-id header).', 'msg_01jz3k8m0qf7r9w5x2y4v6t8s0'),
     responses: { 202: json(deliverySchema, 'The delivery, due now.') },
+  },
+  'POST /v1/batches': {
+    operationId: 'createBatch',
+    tag: 'Batches',
+    summary: 'Submit up to 50,000 requests at once',
+    description:
+      'As JSON (below) or as `application/x-ndjson`, one `{ "custom_id", "model", "input" }` per line, with `completion_window` and `metadata` (a JSON object) in the query. ' +
+      'Any invalid line refuses the whole batch with every line and reason; nothing is created.',
+    body: createBatchRequestSchema.meta({
+      id: 'CreateBatchRequest',
+      example: { requests: [{ custom_id: 'review-1', model: 'local/sentiment', input: { text: 'Great product' } }], completion_window: '24h' },
+    }),
+    query: ndjsonOptionsSchema,
+    headers: idempotencyHeaders,
+    responses: { 202: json(batchSchema, 'The batch, accepted.', location.extend(replayed.shape)) },
+    problems: ['conflict'],
+  },
+  'GET /v1/batches': {
+    operationId: 'listBatches',
+    tag: 'Batches',
+    summary: 'List batches, newest first',
+    query: listBatchesQuerySchema,
+    responses: { 200: json(pageOf(batchSchema, 'BatchList'), 'A page of batches.') },
+  },
+  'GET /v1/batches/:id': {
+    operationId: 'getBatch',
+    tag: 'Batches',
+    summary: 'Get a batch and its request counts',
+    params: batchId,
+    responses: { 200: json(batchSchema, 'The batch.') },
+  },
+  'GET /v1/batches/:id/output': {
+    operationId: 'getBatchOutput',
+    tag: 'Batches',
+    summary: "Stream a batch's results as NDJSON",
+    params: batchId,
+    responses: {
+      200: {
+        description: 'One line per job: `{ custom_id, job_id, status, output, error }`.',
+        content: { 'application/x-ndjson': { schema: z.string().meta({ example: '{"custom_id":"review-1","job_id":"job_…","status":"succeeded","output":{…},"error":null}\n' }) } },
+      },
+    },
+  },
+  'POST /v1/batches/:id/cancel': {
+    operationId: 'cancelBatch',
+    tag: 'Batches',
+    summary: 'Cancel the queued jobs of a batch',
+    params: batchId,
+    responses: { 200: json(batchSchema, 'The batch, cancelling or cancelled.') },
+    problems: ['conflict'],
+  },
+  'GET /v1/usage': {
+    operationId: 'getUsage',
+    tag: 'Usage',
+    summary: 'Usage by model and day',
+    query: usageQuerySchema,
+    responses: { 200: json(usageSchema, 'Usage of finished jobs, single and batch alike.') },
   },
   'POST /v1/webhook-endpoints': {
     operationId: 'createWebhookEndpoint',

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DeliveryStatus, JobPriority, JobStatus } from '@inferq/core/db/generated/enums';
 import { apiErrorStatus, jobErrorCodes } from '@inferq/core/errors';
-import { jobEventTypes } from '@inferq/core/webhook-events';
+import { BatchStatus } from '@inferq/core/db/generated/enums';
+import { endpointEventTypes } from '@inferq/core/webhook-events';
 import { metadataSchema } from '../routes/v1_jobs_create.ts';
 
 /**
@@ -13,10 +14,14 @@ import { metadataSchema } from '../routes/v1_jobs_create.ts';
 /** ISO 8601 timestamps as the API writes them. */
 const timestamp = z.iso.datetime().meta({ example: '2026-01-01T12:00:00.000Z' });
 
-const eventType = z.enum(jobEventTypes);
+const eventType = z.enum(endpointEventTypes);
 
 /** A list answer: `{ object: "list", data: [...] }`. */
 export const listOf = (item: z.ZodType, id: string) => z.object({ object: z.literal('list'), data: z.array(item) }).meta({ id });
+
+/** A page of a cursor-paginated list: pass `next_cursor` as `cursor` for the next one. */
+export const pageOf = (item: z.ZodType, id: string) =>
+  z.object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() }).meta({ id });
 
 export const jobSchema = z
   .object({
@@ -35,7 +40,10 @@ export const jobSchema = z
     metadata: metadataSchema.meta({ example: { team: 'search' } }),
     attempts: z.int().meta({ description: 'Times a worker has claimed the job.' }),
     webhook: z.object({ url: z.string(), events: z.array(eventType) }).nullable().meta({ description: 'The per-job webhook, if any.' }),
-    webhook_status: z.enum(['none', 'pending', 'delivered', 'failing', 'failed']).meta({ description: "Summary of the job's webhook deliveries." }),
+    webhook_status: z
+      .enum(['none', 'pending', 'delivered', 'failing', 'failed'])
+      .optional()
+      .meta({ description: "Summary of the job's webhook deliveries (in single-job answers; not in lists, events or webhook bodies)." }),
     created_at: timestamp,
     started_at: timestamp.nullable(),
     completed_at: timestamp.nullable(),
@@ -118,3 +126,29 @@ export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'He
 
 const check = z.enum(['ok', 'down']);
 export const readinessSchema = z.object({ status: z.enum(['ready', 'unavailable']), checks: z.object({ postgres: check, redis: check }) }).meta({ id: 'Readiness' });
+
+export const deletedJobSchema = jobSchema.extend({ deleted: z.literal(true) }).meta({ id: 'DeletedJob', description: 'The job with its input and output removed.' });
+
+const count = z.int().min(0);
+export const batchSchema = z
+  .object({
+    id: z.string().meta({ example: 'batch_01jz3k8m0qf7r9w5x2y4v6t8s0' }),
+    object: z.literal('batch'),
+    status: z.enum(BatchStatus),
+    request_counts: z.object({ total: count, succeeded: count, failed: count, cancelled: count, expired: count }),
+    metadata: metadataSchema,
+    completion_window: z.string().meta({ description: 'In seconds, e.g. 86400s.', example: '86400s' }),
+    created_at: timestamp,
+    expires_at: timestamp.meta({ description: 'Jobs not started by then expire.' }),
+    completed_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Batch' });
+
+export const usageSchema = z
+  .object({
+    object: z.literal('usage'),
+    from: z.iso.date(),
+    to: z.iso.date(),
+    data: z.array(z.object({ day: z.iso.date(), model: z.string(), jobs: count, input_tokens: count, output_tokens: count, units: count })),
+  })
+  .meta({ id: 'Usage' });

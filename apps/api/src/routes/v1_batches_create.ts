@@ -34,7 +34,7 @@ export const createBatchRequestSchema = z.strictObject({
   metadata: metadataSchema.default({}),
 });
 
-const ndjsonOptionsSchema = z.object({
+export const ndjsonOptionsSchema = z.object({
   completion_window: completionWindowSchema.prefault('24h'),
   metadata: z
     .string()
