@@ -85,12 +85,15 @@ describe('per-tenant limits', () => {
   });
 
   it('refuses submits once the monthly budget is used, and reports usage by model and day', async () => {
-    const budgeted = await startStack();
+    // No worker until both are in: the budget must not be used up between the two submits.
+    const budgeted = await startStack({ worker: false });
     try {
       const { key, tenant } = await createApiKey(budgeted.db, 'budget-tenant');
       await budgeted.db.tenant.update({ where: { id: tenant.id }, data: { monthlyBudgetUnits: 5n } });
       const single = await budgeted.request('POST', '/v1/jobs', { body: { ...job, input: { text: 'one two three four five six' } }, apiKey: key });
       const batch = await budgeted.request('POST', '/v1/batches', { body: { requests: [{ custom_id: 'b', model: 'local/entities', input: { text: 'seven eight nine' } }] }, apiKey: key });
+      expect([single.status, batch.status]).toEqual([202, 202]);
+      budgeted.startWorker();
       await budgeted.waitForJobs([single.body.id, ...(await budgeted.db.job.findMany({ where: { batchId: batch.body.id } })).map((j) => j.id)]);
 
       const refused = await budgeted.request('POST', '/v1/jobs', { body: job, apiKey: key });

@@ -30,8 +30,12 @@ export async function requestCounts(db: Sql, batches: Pick<Batch, 'id' | 'total'
 /**
  * Batches none of whose jobs is queued or running any more reach their final status: cancelled
  * after a cancel, expired when the window closed on unstarted jobs, else completed. Returns them.
+ * Run inside the transaction that finished the jobs: the batch rows are locked first, so two
+ * transactions finishing the last jobs of one batch take turns, and the second one's check (a
+ * new statement, so a new snapshot) sees the first one's jobs as finished.
  */
-export function finishBatches(db: Sql, batchIds: string[]): Promise<Batch[]> {
+export async function finishBatches(db: Sql, batchIds: string[]): Promise<Batch[]> {
+  await db.$queryRaw`SELECT id FROM batches WHERE id = ANY(${batchIds}::text[]) AND status IN ('in_progress', 'cancelling') ORDER BY id FOR UPDATE`;
   return db.$queryRaw<Batch[]>`
     UPDATE batches AS b
        SET status = (CASE
@@ -58,4 +62,14 @@ export function batchView(batch: Batch, counts: RequestCounts) {
     expires_at: batch.expiresAt.toISOString(),
     completed_at: batch.completedAt?.toISOString() ?? null,
   };
+}
+
+/** Batches still open although all their jobs are final (e.g. finished before this release): for the reconciler. */
+export async function listUnfinishedBatches(db: Sql, limit: number): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT b.id FROM batches AS b
+     WHERE b.status IN ('in_progress', 'cancelling')
+       AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = b.id AND status IN ('queued', 'running'))
+     LIMIT ${limit}`;
+  return rows.map((row) => row.id);
 }

@@ -1,7 +1,7 @@
 import type { Db, Job } from './db.ts';
 import type { JobNotifier } from './job-updates.ts';
 import * as store from './job-store.ts';
-import { finishBatches } from './batch-store.ts';
+import { finishBatches, listUnfinishedBatches } from './batch-store.ts';
 import { finalJobStatuses } from './job-view.ts';
 import { insertBatchEventDeliveries, insertJobEventDeliveries } from './webhook-events.ts';
 
@@ -49,6 +49,13 @@ export class JobTransitions {
 
   cancelBatch(batchId: string): Promise<Job[]> {
     return this.apply((sql) => store.cancelBatchJobs(sql, batchId), [batchId]);
+  }
+
+  /** Finishes batches whose jobs are all final but which are still open; returns how many were looked at. */
+  async finishOpenBatches(): Promise<number> {
+    const ids = await listUnfinishedBatches(this.db, 100);
+    if (ids.length > 0) await this.apply(async () => [], ids);
+    return ids.length;
   }
 
   /** Runs the change; then, in the same transaction, the deliveries it owes and the batches it finishes. */

@@ -33,6 +33,7 @@ export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Pro
   const timedOut = await deps.transitions.failTimedOut();
   const failed = await deps.transitions.failExhaustedLeases();
   const released = await deps.transitions.releaseExpiredLeases();
+  await deps.transitions.finishOpenBatches();
   await deps.queues.replace(released);
 
   let reenqueued = 0;
