@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver, type Receiver } from './support/receiver.ts';
 import { queueKeys, startStack, type Stack } from './support/stack.ts';
+import { until } from './support/until.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -17,15 +18,6 @@ const ndjson = (lines: unknown[]) => lines.map((line) => JSON.stringify(line)).j
 const postNdjson = (body: string, query = '', headers: Record<string, string> = {}) =>
   stack.request('POST', `/v1/batches${query}`, { rawBody: body, headers: { 'content-type': 'application/x-ndjson', ...headers } });
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 300)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const outputLines = async (batchId: string) => {
   const res = await fetch(`${stack.baseUrl}/v1/batches/${batchId}/output`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
@@ -42,7 +34,7 @@ describe('bulk batches', () => {
     expect(res.body).toMatchObject({ object: 'batch', status: 'in_progress', request_counts: { total: 200 }, metadata: { project: 'nightly' }, completion_window: '7200s' });
     expect(new Date(res.body.expires_at).getTime() - new Date(res.body.created_at).getTime()).toBeGreaterThan(7_000_000);
 
-    const done = await until(() => stack.request('GET', `/v1/batches/${res.body.id}`), (r) => r.body.status === 'completed');
+    const done = await until(() => stack.request('GET', `/v1/batches/${res.body.id}`), (r) => r.body.status === 'completed', 60_000);
     expect(done.body.request_counts).toEqual({ total: 200, succeeded: 200, failed: 0, cancelled: 0, expired: 0 });
     expect(done.body.completed_at).not.toBeNull();
 

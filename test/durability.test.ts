@@ -4,6 +4,7 @@ import { spawnApp, type AppProcess } from './support/processes.ts';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.ts';
 import { startStack, type Stack } from './support/stack.ts';
 import { embeddingFor, startUpstream, type Upstream } from './upstream/server.ts';
+import { upstreamModelYaml } from './support/models-yaml.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -88,18 +89,7 @@ describe('a worker SIGKILLed mid-batch loses nothing', () => {
     upstream = await startUpstream({ latencyMs: 1_500 });
     const stack = await startStack({
       worker: false,
-      modelsYaml: `models:
-  - name: test/slow-embed
-    provider: openai
-    kind: embeddings
-    baseUrl: ${upstream.url}/v1
-    upstreamModel: sim
-    maxBatchSize: 10
-    maxWaitMs: 200
-    concurrency: 1
-    timeoutMs: 3000
-    retries: 0
-`,
+      modelsYaml: `models:\n${upstreamModelYaml('test/slow-embed', upstream.url, { maxBatchSize: 10, maxWaitMs: 200, concurrency: 1, timeoutMs: 3000, retries: 0 })}`,
     });
     cleanups.push(() => stack.close());
     const texts = Array.from({ length: 30 }, (_, i) => `durable text ${i}`);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from './upstream/server.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { upstreamModelYaml } from './support/models-yaml.ts';
 
 let upstream: Upstream;
 let stack: Stack;
@@ -8,18 +9,7 @@ beforeAll(async () => {
   // A model that does about 150 jobs/s, so a 5,000-job backlog lasts half a minute.
   upstream = await startUpstream({ latencyMs: 50 });
   stack = await startStack({
-    modelsYaml: `models:
-  - name: test/slow
-    provider: openai
-    kind: embeddings
-    baseUrl: ${upstream.url}/v1
-    upstreamModel: sim
-    maxBatchSize: 8
-    maxWaitMs: 5
-    concurrency: 1
-    timeoutMs: 5000
-    retries: 0
-`,
+    modelsYaml: `models:\n${upstreamModelYaml('test/slow', upstream.url, { maxBatchSize: 8, maxWaitMs: 5, concurrency: 1, timeoutMs: 5000, retries: 0 })}`,
   });
 });
 afterAll(async () => {

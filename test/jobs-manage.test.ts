@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from './upstream/server.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { upstreamModelYaml } from './support/models-yaml.ts';
 
 let stack: Stack;
 let upstream: Upstream;
@@ -8,18 +9,7 @@ beforeAll(async () => {
   upstream = await startUpstream({ latencyMs: 3_000 });
   stack = await startStack({
     worker: false,
-    modelsYaml: `models:
-  - name: test/slow
-    provider: openai
-    kind: embeddings
-    baseUrl: ${upstream.url}/v1
-    upstreamModel: sim
-    maxBatchSize: 1
-    maxWaitMs: 0
-    concurrency: 4
-    timeoutMs: 10000
-    retries: 0
-`,
+    modelsYaml: `models:\n${upstreamModelYaml('test/slow', upstream.url, { maxBatchSize: 1, maxWaitMs: 0, concurrency: 4, timeoutMs: 10000, retries: 0 })}`,
   });
 });
 afterAll(async () => {

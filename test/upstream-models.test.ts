@@ -1,18 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { embeddingFor, startUpstream, type Upstream } from './upstream/server.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { upstreamModelYaml } from './support/models-yaml.ts';
 
 let upstream: Upstream;
 let stack: Stack;
 
-const model = (name: string, kind: 'chat' | 'embeddings', limits: Record<string, number>, extra = '') => `
-  - name: ${name}
-    provider: openai
-    kind: ${kind}
-    baseUrl: ${upstream.url}/v1
-    upstreamModel: sim-${kind}
-${Object.entries(limits).map(([key, value]) => `    ${key}: ${value}`).join('\n')}
-${extra}`;
+const model = (name: string, kind: 'chat' | 'embeddings', limits: Record<string, number>, keyEnv: string) =>
+  upstreamModelYaml(name, upstream.url, { ...limits, apiKeyEnv: keyEnv }, kind);
 
 beforeAll(async () => {
   upstream = await startUpstream({ apiKey: 'sk-test' });
@@ -20,13 +15,13 @@ beforeAll(async () => {
   process.env.SIM_WRONG_KEY = 'sk-wrong';
   stack = await startStack({
     modelsYaml: `models:
-${model('test/embed', 'embeddings', { maxBatchSize: 32, maxWaitMs: 1000, concurrency: 2, timeoutMs: 5000, retries: 0 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/chat', 'chat', { maxBatchSize: 8, maxWaitMs: 50, concurrency: 2, timeoutMs: 5000, retries: 0 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/http-retry', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 2, maxAttempts: 1 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/job-retry', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 0, maxAttempts: 3 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/two-attempts', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 0, maxAttempts: 2 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/short-timeout', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 300, retries: 0, maxAttempts: 1 }, '    apiKeyEnv: SIM_UPSTREAM_KEY')}
-${model('test/wrong-key', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 2, maxAttempts: 3 }, '    apiKeyEnv: SIM_WRONG_KEY')}
+${model('test/embed', 'embeddings', { maxBatchSize: 32, maxWaitMs: 1000, concurrency: 2, timeoutMs: 5000, retries: 0 }, 'SIM_UPSTREAM_KEY')}
+${model('test/chat', 'chat', { maxBatchSize: 8, maxWaitMs: 50, concurrency: 2, timeoutMs: 5000, retries: 0 }, 'SIM_UPSTREAM_KEY')}
+${model('test/http-retry', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 2, maxAttempts: 1 }, 'SIM_UPSTREAM_KEY')}
+${model('test/job-retry', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 0, maxAttempts: 3 }, 'SIM_UPSTREAM_KEY')}
+${model('test/two-attempts', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 0, maxAttempts: 2 }, 'SIM_UPSTREAM_KEY')}
+${model('test/short-timeout', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 300, retries: 0, maxAttempts: 1 }, 'SIM_UPSTREAM_KEY')}
+${model('test/wrong-key', 'embeddings', { maxBatchSize: 4, maxWaitMs: 20, concurrency: 1, timeoutMs: 5000, retries: 2, maxAttempts: 3 }, 'SIM_WRONG_KEY')}
 `,
   });
 });

@@ -4,6 +4,7 @@ import { verifyWebhook } from '@inferq/sdk';
 import { parseAllowList } from '@inferq/core/ssrf';
 import { startReceiver, type Receiver } from './support/receiver.ts';
 import { queueKeys, startStack, type Stack } from './support/stack.ts';
+import { until } from './support/until.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -24,15 +25,6 @@ const submit = async (stack: Stack, body: Record<string, unknown>) => {
 
 const deliveriesOf = async (stack: Stack, jobId: string) => (await stack.request('GET', `/v1/jobs/${jobId}/deliveries`)).body.data;
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('per-job webhooks', () => {
   let stack: Stack;

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { applyMigrations } from '../../prisma/migrate.ts';
-import { databaseUrl, testDatabaseName } from './services.ts';
+import { databaseUrl, testDatabaseName, withAdminClient } from './services.ts';
 
 export interface TestDatabase {
   name: string;
@@ -10,18 +9,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function cloneTemplate(name: string, template: string): Promise<void> {
-  await admin(async (client) => {
+  await withAdminClient(async (client) => {
     // Cloning needs the template to be idle for a moment; another file's clone may be under way.
     for (let attempt = 1; ; attempt += 1) {
       try {
@@ -46,6 +36,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: databaseUrl(name),
-    drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { applyMigrations } from '../../prisma/migrate.ts';
-import { createdAtOf, databaseUrl, testDatabaseName, testDatabasePrefix } from './services.ts';
+import { createdAtOf, databaseUrl, testDatabaseName, testDatabasePrefix, withAdminClient } from './services.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,15 +11,6 @@ declare module 'vitest' {
 
 const STALE_AFTER_MS = 2 * 60 * 60 * 1000;
 
-async function withAdmin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Once per test run: migrate a template database of this run's own with the project's migration
@@ -29,7 +19,7 @@ async function withAdmin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> 
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const template = testDatabaseName('tpl', randomBytes(4).toString('hex'));
-  await withAdmin(async (client) => {
+  await withAdminClient(async (client) => {
     const existing = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${testDatabasePrefix}%`]);
     for (const { datname } of existing.rows) {
       if (Date.now() - createdAtOf(datname) > STALE_AFTER_MS) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
@@ -37,5 +27,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await applyMigrations({ databaseUrl: databaseUrl(template) });
   project.provide('templateDatabase', template);
-  return () => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`)).then(() => undefined);
+  return () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`)).then(() => undefined);
 }

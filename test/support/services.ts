@@ -1,3 +1,5 @@
+import pg from 'pg';
+
 /**
  * Where the tests find the machine's Postgres and Redis (real servers, real connections).
  * Override with TEST_POSTGRES_URL (a server URL; databases are created on it) and TEST_REDIS_URL.
@@ -14,3 +16,14 @@ export const testDatabaseName = (kind: 'tpl' | 'db', random: string): string => 
 export const createdAtOf = (name: string): number => Number(name.slice(testDatabasePrefix.length).split('_')[0]) * 1000;
 
 export const databaseUrl = (name: string): string => `${postgresServerUrl}/${name}`;
+
+/** Runs `run` on a connection to the server's `postgres` database (to create and drop databases). */
+export async function withAdminClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -3,6 +3,7 @@ import type { JobTransitions } from '@inferq/core/job-transitions';
 import type { JobQueues } from '@inferq/core/job-queues';
 import { listQueuedSince, type QueuedPageCursor } from '@inferq/core/job-store';
 import type { Logger } from '@inferq/core/logger';
+import { runPeriodically } from './periodic.ts';
 
 export interface ReconcilerDeps {
   db: Db;
@@ -56,25 +57,7 @@ export async function reconcileOnce(deps: ReconcilerDeps, minAgeMs: number): Pro
   return report;
 }
 
-/** Runs reconcileOnce every `intervalMs` until stopped; a failed round is logged and retried next time. */
+/** Runs reconcileOnce every `intervalMs` until closed. */
 export function startReconciler(deps: ReconcilerDeps, options: { intervalMs: number; minAgeMs: number }) {
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      round = reconcileOnce(deps, options.minAgeMs)
-        .catch((err: unknown) => deps.logger.error({ err }, 'reconcile round failed'))
-        .finally(schedule);
-    }, options.intervalMs);
-  };
-  schedule();
-  return {
-    async close(): Promise<void> {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
-    },
-  };
+  return runPeriodically(() => reconcileOnce(deps, options.minAgeMs), options.intervalMs, deps.logger, 'reconcile');
 }

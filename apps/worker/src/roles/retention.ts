@@ -1,5 +1,6 @@
 import type { Db } from '@inferq/core/db';
 import type { Logger } from '@inferq/core/logger';
+import { runPeriodically } from './periodic.ts';
 
 export interface RetentionDeps {
   db: Db;
@@ -28,25 +29,7 @@ export async function purgeExpiredData(deps: RetentionDeps, periodMs: number): P
   return purged;
 }
 
-/** Runs purgeExpiredData every `intervalMs` until stopped. */
+/** Runs purgeExpiredData every `intervalMs` until closed. */
 export function startRetention(deps: RetentionDeps, options: { periodMs: number; intervalMs: number }) {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<unknown> = Promise.resolve();
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      round = purgeExpiredData(deps, options.periodMs)
-        .catch((err: unknown) => deps.logger.error({ err }, 'retention round failed'))
-        .finally(schedule);
-    }, options.intervalMs);
-  };
-  schedule();
-  return {
-    async close(): Promise<void> {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
-    },
-  };
+  return runPeriodically(() => purgeExpiredData(deps, options.periodMs), options.intervalMs, deps.logger, 'retention');
 }
