@@ -11,6 +11,7 @@ import { createApiKey } from '@inferq/core/api-keys';
 import { createLogger } from '@inferq/core/logger';
 import { startReceiver, type Receiver } from './support/receiver.ts';
 import { startStack, type HttpResult, type Stack } from './support/stack.ts';
+import { until } from './support/until.ts';
 
 let stack: Stack;
 let hooks: Receiver;
@@ -148,15 +149,6 @@ function routesOf(stack: Layer[], prefix = ''): string[] {
   });
 }
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('real answers match the document', () => {
   const expectDocumented = (method: string, path: string, res: HttpResult) => expect(violations(method, path, res), `${method} ${path} → ${res.status}`).toEqual([]);
