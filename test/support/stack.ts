@@ -18,6 +18,7 @@ import { JobTransitions } from '@inferq/core/job-transitions';
 import { JobNotifier } from '@inferq/core/job-updates';
 import { JobWatcher } from '@inferq/api/services/job-watcher';
 import { Limits, type LimitDefaults } from '@inferq/api/services/limits';
+import { QueueCounts } from '@inferq/api/services/queue-counts';
 import { startWorkerRoles, type WorkerDeps } from '@inferq/worker/worker';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { redisUrl as sharedRedisUrl } from './services.ts';
@@ -35,6 +36,8 @@ export interface StackOptions {
   worker?: false | Partial<WorkerDeps['env']>;
   /** Private addresses webhooks may reach (default 127.0.0.0/8, for receivers in the test). */
   webhookAllow?: AllowList;
+  /** How long a valid key is trusted without asking Postgres (default 0: always ask). */
+  authCacheMs?: number;
   /** Deployment-wide limit defaults (generous unless a test narrows them). */
   limits?: Partial<LimitDefaults>;
   /** Another Redis than the machine's (e.g. a private redis-server the test may flush). */
@@ -89,7 +92,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = new JobQueues(redis, queuePrefix, logger);
   const notifier = new JobNotifier(redis, queuePrefix, logger);
   const watcher = new JobWatcher(redis, queuePrefix, logger);
-  const limits = new Limits(redis, queuePrefix, { requestsPerMinute: 100_000, unitsPerMinute: 10_000_000, maxQueuedJobs: 1_000_000, ...options.limits });
+  // Counts and keys are read fresh on every request (no caching), so tests see each change at once.
+  const queueCounts = new QueueCounts(db, 0);
+  const limits = new Limits(redis, queuePrefix, { requestsPerMinute: 100_000, unitsPerMinute: 10_000_000, maxQueuedJobs: 1_000_000, ...options.limits }, queueCounts, 0);
   const app = createApp({
     db,
     redis,
@@ -98,6 +103,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     notifier,
     watcher,
     limits,
+    queueCounts,
+    authCacheMs: options.authCacheMs ?? 0,
     models,
     logger,
     bodyLimitBytes: 64 * 1024,

@@ -37,7 +37,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(open);
 
   const v1 = Router();
-  v1.use('/v1', requireApiKey(deps.db, deps.limits));
+  v1.use('/v1', requireApiKey(deps.db, deps.limits, deps.authCacheMs));
   v1.use('/v1/batches', batchBody(deps.batchBodyLimitBytes));
   v1.use('/v1', jsonBody(deps.bodyLimitBytes));
   registerV1ModelsList(v1, deps);

@@ -8,6 +8,7 @@ import type { ModelCatalog } from '@inferq/core/models';
 import type { AllowList } from '@inferq/core/ssrf';
 import type { JobWatcher } from './services/job-watcher.ts';
 import type { Limits } from './services/limits.ts';
+import type { QueueCounts } from './services/queue-counts.ts';
 
 /** Everything a route needs, passed in so tests build the app against their own database and Redis. */
 export interface ApiDeps {
@@ -18,6 +19,7 @@ export interface ApiDeps {
   notifier: JobNotifier;
   watcher: JobWatcher;
   limits: Limits;
+  queueCounts: QueueCounts;
   models: ModelCatalog;
   logger: Logger;
   bodyLimitBytes: number;
@@ -29,4 +31,6 @@ export interface ApiDeps {
   webhookAllow: AllowList;
   /** Interval of the comment lines that keep an idle event stream open. */
   sseHeartbeatMs: number;
+  /** How long a looked-up API key is trusted before it is read again (revocations take effect within it); 0: always read. */
+  authCacheMs: number;
 }

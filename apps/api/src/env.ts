@@ -19,6 +19,12 @@ export const apiEnvSchema = z.object({
   RATE_LIMIT_UNITS_PER_MINUTE: z.coerce.number().int().min(1).default(10_000_000),
   /** Queued jobs per tenant before submits get 429, unless the tenant sets its own. */
   MAX_QUEUED_JOBS_PER_TENANT: z.coerce.number().int().min(1).default(1_000_000),
+  /** How long a valid API key is trusted before Postgres is asked again (revocations take effect within it). */
+  AUTH_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** How long per-tenant queue counts are reused before being counted again (backpressure and fair share). */
+  QUEUE_COUNT_CACHE_MS: z.coerce.number().int().min(0).default(1_000),
+  /** How long a tenant's limits and month-to-date usage are reused before being read again. */
+  TENANT_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** Interval of the keep-alive comments on an idle event stream. */
   SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** How long shutdown waits for in-flight requests before closing connections. */

@@ -10,6 +10,7 @@ import { createApp } from './app.ts';
 import { readApiEnv } from './env.ts';
 import { JobWatcher } from './services/job-watcher.ts';
 import { Limits } from './services/limits.ts';
+import { QueueCounts } from './services/queue-counts.ts';
 
 const env = readApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
@@ -20,11 +21,14 @@ const queues = new JobQueues(redis, env.QUEUE_PREFIX, logger);
 const notifier = new JobNotifier(redis, env.QUEUE_PREFIX, logger);
 const transitions = new JobTransitions(db, notifier);
 const watcher = new JobWatcher(redis, env.QUEUE_PREFIX, logger);
-const limits = new Limits(redis, env.QUEUE_PREFIX, {
-  requestsPerMinute: env.RATE_LIMIT_REQUESTS_PER_MINUTE,
-  unitsPerMinute: env.RATE_LIMIT_UNITS_PER_MINUTE,
-  maxQueuedJobs: env.MAX_QUEUED_JOBS_PER_TENANT,
-});
+const queueCounts = new QueueCounts(db, env.QUEUE_COUNT_CACHE_MS);
+const limits = new Limits(
+  redis,
+  env.QUEUE_PREFIX,
+  { requestsPerMinute: env.RATE_LIMIT_REQUESTS_PER_MINUTE, unitsPerMinute: env.RATE_LIMIT_UNITS_PER_MINUTE, maxQueuedJobs: env.MAX_QUEUED_JOBS_PER_TENANT },
+  queueCounts,
+  env.TENANT_CACHE_MS,
+);
 await warnUnlessNoEviction(redis, logger);
 
 const app = createApp({
@@ -35,6 +39,8 @@ const app = createApp({
   notifier,
   watcher,
   limits,
+  queueCounts,
+  authCacheMs: env.AUTH_CACHE_MS,
   models,
   logger,
   bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -13,7 +13,7 @@ import type { JobErrorCode } from './errors.ts';
 type Sql = Pick<Db, '$queryRaw'>;
 
 /** Every column of `jobs AS j`, named as Prisma's Job type names them. */
-const jobColumns = Prisma.raw(`j.id, j.tenant_id AS "tenantId", j.model, j.priority, j.status, j.input, j.output,
+export const jobColumns = Prisma.raw(`j.id, j.tenant_id AS "tenantId", j.model, j.priority, j.status, j.input, j.output,
   j.error_code AS "errorCode", j.error_message AS "errorMessage", j.usage, j.metadata, j.attempts,
   j.max_attempts AS "maxAttempts", j.lease_expires_at AS "leaseExpiresAt", j.created_at AS "createdAt",
   j.updated_at AS "updatedAt", j.started_at AS "startedAt", j.completed_at AS "completedAt",

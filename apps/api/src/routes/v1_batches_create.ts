@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
 import { batchViews, findBatchOrThrow } from '../services/batches.ts';
 import { createIdempotently, idempotencyKeyOf } from '../services/idempotency.ts';
-import { draftJob, enqueueDrafts, insertJobs, type JobDraft } from '../services/job-intake.ts';
+import { assignRanks, draftJob, enqueueDrafts, insertJobs, type JobDraft } from '../services/job-intake.ts';
 import { fieldErrors, parseOrThrow } from '../validation.ts';
 import { metadataSchema } from './v1_jobs_create.ts';
 
@@ -113,6 +113,7 @@ export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
     const idempotencyKey = idempotencyKeyOf(req.get('idempotency-key'));
     await deps.limits.consumeUnits(req.principal!, drafts.reduce((sum, draft) => sum + draft.input_units, 0));
     await deps.limits.assertTenantCanSubmit(deps.db, tenantId, drafts.length);
+    await assignRanks(deps.queueCounts, tenantId, drafts);
 
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'batch', req.body, async (tx) => {
       await tx.batch.create({ data: { id: batchId, tenantId, total: drafts.length, metadata, completionWindowS, expiresAt } });
@@ -120,7 +121,7 @@ export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
       return batchId;
     }, { atomic: true });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    else await enqueueDrafts(deps, tenantId, drafts, req.log);
+    else await enqueueDrafts(deps, drafts, req.log);
 
     const [view] = await batchViews(deps.db, [await findBatchOrThrow(deps.db, tenantId, result.resourceId)]);
     req.log.info({ batchId: result.resourceId, jobs: drafts.length, replayed: result.replayed }, 'batch accepted');

@@ -1,11 +1,12 @@
 import type { Router } from 'express';
 import { z } from 'zod';
+import type { Job } from '@inferq/core/db';
 import { jobView } from '@inferq/core/job-view';
 import { defaultJobEvents, jobEventTypes } from '@inferq/core/webhook-events';
 import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
 import { createIdempotently, idempotencyKeyOf } from '../services/idempotency.ts';
-import { draftJobOrThrow, enqueueDrafts, insertJobs } from '../services/job-intake.ts';
+import { assignRanks, draftJobOrThrow, enqueueDrafts, insertJob } from '../services/job-intake.ts';
 import { findJobOrThrow } from '../services/jobs.ts';
 import { assertSafeWebhookUrl } from '../services/webhook-urls.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -56,14 +57,16 @@ export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
 
     await deps.limits.consumeUnits(req.principal!, draft.input_units);
     await deps.limits.assertTenantCanSubmit(deps.db, tenantId, 1);
+    await assignRanks(deps.queueCounts, tenantId, [draft]);
+    let inserted: Job | undefined;
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'job', req.body, async (tx) => {
-      await insertJobs(tx, tenantId, [draft]);
+      inserted = await insertJob(tx, tenantId, draft);
       return draft.id;
     }, { atomic: false });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    else await enqueueDrafts(deps, tenantId, [draft], req.log);
+    else await enqueueDrafts(deps, [draft], req.log);
 
-    const job = await findJobOrThrow(deps.db, tenantId, result.resourceId);
+    const job = inserted ?? (await findJobOrThrow(deps.db, tenantId, result.resourceId));
     req.log.info({ jobId: job.id, model: job.model, replayed: result.replayed }, 'job accepted');
     res.status(202).location(`/v1/jobs/${job.id}`).json(jobView(job, job.webhookUrl ? 'pending' : 'none'));
   });

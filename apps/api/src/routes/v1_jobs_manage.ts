@@ -3,7 +3,7 @@ import { Prisma } from '@inferq/core/db';
 import { ApiError } from '@inferq/core/errors';
 import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
-import { enqueueDrafts } from '../services/job-intake.ts';
+import { assignRanks, enqueueDrafts } from '../services/job-intake.ts';
 import { findJobOrThrow, fullJobView } from '../services/jobs.ts';
 
 /**
@@ -28,7 +28,9 @@ export function registerV1JobsManage(router: Router, deps: ApiDeps): void {
       data: { status: 'queued', attempts: 0, output: Prisma.DbNull, usage: Prisma.DbNull, errorCode: null, errorMessage: null, startedAt: null, completedAt: null, expiresAt: null, leaseExpiresAt: null, updatedAt: new Date() },
     });
     if (count === 0) throw new ApiError('conflict', `Job "${job.id}" is ${job.status}; only failed, expired or cancelled jobs can be retried.`);
-    await enqueueDrafts(deps, tenantId, [{ id: job.id, model: job.model, priority: job.priority, max_attempts: job.maxAttempts, input: job.input, metadata: {}, input_units: job.inputUnits }], req.log);
+    const draft = { id: job.id, model: job.model, priority: job.priority, max_attempts: job.maxAttempts, input: job.input, metadata: {}, input_units: job.inputUnits };
+    await assignRanks(deps.queueCounts, tenantId, [draft]);
+    await enqueueDrafts(deps, [draft], req.log);
     res.status(202).json(await fullJobView(deps.db, await findJobOrThrow(deps.db, tenantId, job.id)));
   });
 }

@@ -1,11 +1,12 @@
-import type { Db } from '@inferq/core/db';
+import { Prisma, type Db, type Job } from '@inferq/core/db';
 import { ApiError, type FieldError } from '@inferq/core/errors';
 import { newJobId } from '@inferq/core/ids';
-import type { JobRef } from '@inferq/core/job-store';
+import { jobColumns, type JobRef } from '@inferq/core/job-store';
 import { inputSchemaFor, inputUnitsOf, type ModelCatalog } from '@inferq/core/models';
 import { withTimeout } from '@inferq/core/timeout';
 import type { ApiDeps } from '../deps.ts';
 import { fieldErrors } from '../validation.ts';
+import type { QueueCounts } from './queue-counts.ts';
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 
@@ -24,6 +25,8 @@ export interface JobDraft {
   custom_id?: string;
   expires_at?: string;
   timeout_ms?: number;
+  /** Its place among the tenant's queued jobs of its model (fair share); not stored. */
+  rank?: number;
 }
 
 /**
@@ -62,36 +65,48 @@ export function draftJobOrThrow(...args: Parameters<typeof draftJob>): JobDraft 
   return result.draft;
 }
 
-/** Inserts all drafts in one statement (no INSERT per job), whatever their number. */
-export async function insertJobs(tx: Tx, tenantId: string, drafts: JobDraft[]): Promise<void> {
-  await tx.$executeRaw`
-    INSERT INTO jobs (id, tenant_id, model, priority, status, input, metadata, max_attempts, input_units,
+const insertStatement = (tenantId: string, drafts: JobDraft[]) => Prisma.sql`
+    INSERT INTO jobs AS j (id, tenant_id, model, priority, status, input, metadata, max_attempts, input_units,
                       webhook_url, webhook_events, batch_id, custom_id, expires_at, timeout_ms, created_at, updated_at)
     SELECT v.id, ${tenantId}, v.model, v.priority::job_priority, 'queued', v.input, v.metadata, v.max_attempts, v.input_units,
            v.webhook_url, COALESCE(v.webhook_events, '{}'), v.batch_id, v.custom_id, v.expires_at, v.timeout_ms, now(), now()
       FROM jsonb_to_recordset(${JSON.stringify(drafts)}::jsonb) AS v(
            id text, model text, priority text, input jsonb, metadata jsonb, max_attempts int, input_units int,
            webhook_url text, webhook_events text[], batch_id text, custom_id text, expires_at timestamptz, timeout_ms int)`;
+
+/** Inserts all drafts in one statement (no INSERT per job), whatever their number. */
+export async function insertJobs(tx: Tx, tenantId: string, drafts: JobDraft[]): Promise<void> {
+  await tx.$executeRaw(insertStatement(tenantId, drafts));
+}
+
+/** Inserts one draft and returns the stored job. */
+export async function insertJob(tx: Tx, tenantId: string, draft: JobDraft): Promise<Job> {
+  const [job] = await tx.$queryRaw<Job[]>`${insertStatement(tenantId, [draft])} RETURNING ${jobColumns}`;
+  return job!;
 }
 
 /**
- * Enqueues freshly inserted jobs with their fair-share rank: the last places among the tenant's
- * queued jobs of each model. A failure or a slow Redis is logged, not thrown: the rows are the
- * record and the reconciler enqueues what is missing.
+ * Gives each draft its fair-share rank: the next places after the tenant's queued jobs of its
+ * model. Call it before inserting, so the count read is the backlog the new jobs join.
  */
-export async function enqueueDrafts(deps: Pick<ApiDeps, 'db' | 'queues' | 'enqueueTimeoutMs'>, tenantId: string, drafts: JobDraft[], log: ApiDeps['logger']): Promise<void> {
-  const perModel = new Map<string, JobDraft[]>();
+export async function assignRanks(counts: QueueCounts, tenantId: string, drafts: JobDraft[]): Promise<void> {
+  const backlog = new Map<string, number>();
+  for (const model of new Set(drafts.map((draft) => draft.model))) backlog.set(model, await counts.queued(tenantId, model));
+  const added = new Map<string, number>();
   for (const draft of drafts) {
-    const group = perModel.get(draft.model);
-    if (group) group.push(draft);
-    else perModel.set(draft.model, [draft]);
+    const n = (added.get(draft.model) ?? 0) + 1;
+    added.set(draft.model, n);
+    draft.rank = backlog.get(draft.model)! + n;
   }
-  const counts = await deps.db.job.groupBy({ by: ['model'], where: { tenantId, status: 'queued', model: { in: [...perModel.keys()] } }, _count: { _all: true } });
-  const queuedOf = new Map(counts.map((row) => [row.model, row._count._all]));
-  const refs: JobRef[] = [...perModel].flatMap(([model, group]) => {
-    const before = (queuedOf.get(model) ?? group.length) - group.length;
-    return group.map((draft, index) => ({ id: draft.id, model, priority: draft.priority, maxAttempts: draft.max_attempts, rank: before + index + 1 }));
-  });
+  for (const [model, n] of added) counts.added(tenantId, model, n);
+}
+
+/**
+ * Enqueues freshly inserted jobs at their ranks. A failure or a slow Redis is logged, not thrown:
+ * the rows are the record and the reconciler enqueues what is missing.
+ */
+export async function enqueueDrafts(deps: Pick<ApiDeps, 'queues' | 'enqueueTimeoutMs'>, drafts: JobDraft[], log: ApiDeps['logger']): Promise<void> {
+  const refs: JobRef[] = drafts.map((draft) => ({ id: draft.id, model: draft.model, priority: draft.priority, maxAttempts: draft.max_attempts, rank: draft.rank }));
   const enqueued = await withTimeout(deps.queues.enqueue(refs), deps.enqueueTimeoutMs);
   if (!enqueued.ok) log.warn({ err: enqueued.error, jobIds: refs.slice(0, 20).map((ref) => ref.id), count: refs.length }, 'enqueue failed or timed out; the reconciler will enqueue the jobs');
 }

@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '@inferq/core/api-keys';
 import type { Db } from '@inferq/core/db';
 import { ApiError } from '@inferq/core/errors';
+import type { QueueCounts } from './queue-counts.ts';
 
 export interface LimitDefaults {
   requestsPerMinute: number;
@@ -24,12 +26,19 @@ export interface RateLimitState {
 export class Limits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
   private readonly redis: Redis;
+  /** A tenant's limits and month-to-date usage, reused for `cacheMs` (absent when 0). */
+  private readonly tenants: LRUCache<string, { maxQueuedJobs: number | null; monthlyBudgetUnits: bigint | null }> | undefined;
+  private readonly usage: LRUCache<string, { units: bigint }> | undefined;
 
   constructor(
     redis: Redis,
     private readonly prefix: string,
     private readonly defaults: LimitDefaults,
+    private readonly counts: QueueCounts,
+    cacheMs: number,
   ) {
+    this.tenants = cacheMs > 0 ? new LRUCache({ max: 10_000, ttl: cacheMs }) : undefined;
+    this.usage = cacheMs > 0 ? new LRUCache({ max: 10_000, ttl: cacheMs }) : undefined;
     // Its own connection that fails at once while Redis is away (no offline queue), so requests
     // fall through to the in-memory insurance limiter instead of waiting for Redis.
     this.redis = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
@@ -84,18 +93,29 @@ export class Limits {
     }
   }
 
-  /** Backpressure and budget: refuses (429) a submit of `count` jobs the tenant has no room or budget for. */
+  /**
+   * Backpressure and budget: refuses (429) a submit of `count` jobs the tenant has no room or
+   * budget for. Reads are cached for a few seconds (see QueueCounts): limits, not invariants.
+   */
   async assertTenantCanSubmit(db: Db, tenantId: string, count: number): Promise<void> {
-    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { maxQueuedJobs: true, monthlyBudgetUnits: true } });
+    let tenant = this.tenants?.get(tenantId);
+    if (!tenant) {
+      tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { maxQueuedJobs: true, monthlyBudgetUnits: true } });
+      this.tenants?.set(tenantId, tenant);
+    }
     const cap = tenant.maxQueuedJobs ?? this.defaults.maxQueuedJobs;
-    const queued = await db.job.count({ where: { tenantId, status: 'queued' } });
+    const queued = await this.counts.queued(tenantId);
     if (queued + count > cap) {
       throw new ApiError('rate_limited', `The tenant has ${queued} jobs queued; the limit is ${cap}. Retry when some have run.`, [], { 'Retry-After': '5' });
     }
     if (tenant.monthlyBudgetUnits !== null) {
-      const used = await monthToDateUnits(db, tenantId);
-      if (used >= tenant.monthlyBudgetUnits) {
-        throw new ApiError('rate_limited', `The tenant's usage budget of ${tenant.monthlyBudgetUnits} units for this month is used up (${used} used).`, [], { 'Retry-After': String(secondsToNextMonth()) });
+      let used = this.usage?.get(tenantId);
+      if (!used) {
+        used = { units: await monthToDateUnits(db, tenantId) };
+        this.usage?.set(tenantId, used);
+      }
+      if (used.units >= tenant.monthlyBudgetUnits) {
+        throw new ApiError('rate_limited', `The tenant's usage budget of ${tenant.monthlyBudgetUnits} units for this month is used up (${used.units} used).`, [], { 'Retry-After': String(secondsToNextMonth()) });
       }
     }
   }
