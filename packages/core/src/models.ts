@@ -97,10 +97,17 @@ const chatInput = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
 });
 
-/** The input a model accepts; checked at submit so bad input never reaches a worker. */
+const localInput = z.strictObject({ text: text(10_000) });
+const embeddingsInput = z.strictObject({ text: text(100_000) });
+
+/**
+ * The input a model accepts; checked at submit so bad input never reaches a worker. The schemas
+ * are built once: zod compiles each schema on first use, which would dominate a bulk submit if
+ * it happened per job.
+ */
 export function inputSchemaFor(model: ModelConfig): z.ZodType {
-  if (model.provider === 'local') return z.strictObject({ text: text(10_000) });
-  return model.kind === 'chat' ? chatInput : z.strictObject({ text: text(100_000) });
+  if (model.provider === 'local') return localInput;
+  return model.kind === 'chat' ? chatInput : embeddingsInput;
 }
 
 /** What `GET /v1/models` shows: no base URLs or key names. */

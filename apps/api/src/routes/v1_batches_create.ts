@@ -11,6 +11,8 @@ import { fieldErrors, parseOrThrow } from '../validation.ts';
 import { metadataSchema } from './v1_jobs_create.ts';
 
 export const MAX_BATCH_LINES = 50_000;
+/** How long the background enqueue of a batch may take before it is logged as failed. */
+const BULK_ENQUEUE_TIMEOUT_MS = 120_000;
 /** Errors reported for one refused batch; enough to fix a file without a 10 MB answer. */
 const MAX_REPORTED_ERRORS = 1_000;
 
@@ -83,7 +85,7 @@ function readRequests(req: Request): { lines: { line: number; value: unknown }[]
  * POST /v1/batches: up to 50,000 requests as NDJSON (or JSON `{ requests }`). Every line is
  * validated first; any bad line refuses the whole batch, naming each line and reason, and
  * nothing is created. Otherwise the batch row and all job rows go in one transaction with one
- * multi-row INSERT, then the jobs are enqueued in bulk at batch priority.
+ * multi-row INSERT, the answer goes out, and the jobs are enqueued in bulk at batch priority.
  */
 export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
   router.post('/v1/batches', async (req, res) => {
@@ -121,7 +123,9 @@ export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
       return batchId;
     }, { atomic: true });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    else await enqueueDrafts(deps, drafts, req.log);
+    // Not awaited: 50,000 entries take Redis a few seconds, and the rows are already the record
+    // (the reconciler enqueues whatever this misses, should the process stop half-way).
+    else void enqueueDrafts({ ...deps, enqueueTimeoutMs: BULK_ENQUEUE_TIMEOUT_MS }, drafts, req.log);
 
     const [view] = await batchViews(deps.db, [await findBatchOrThrow(deps.db, tenantId, result.resourceId)]);
     req.log.info({ batchId: result.resourceId, jobs: drafts.length, replayed: result.replayed }, 'batch accepted');
