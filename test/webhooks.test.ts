@@ -50,6 +50,12 @@ describe('per-job webhooks', () => {
 
     const view = await until(() => stack.request('GET', `/v1/jobs/${job.id}`), (res) => res.body.webhook_status === 'delivered');
     expect(view.body.status).toBe('succeeded');
+
+    // Another tenant can neither list this job's deliveries nor redeliver them.
+    const other = await stack.keyFor('tenant-webhook-other');
+    const [delivery] = await deliveriesOf(stack, job.id);
+    expect((await stack.request('GET', `/v1/jobs/${job.id}/deliveries`, { apiKey: other })).status).toBe(404);
+    expect((await stack.request('POST', `/v1/deliveries/${delivery.id}/redeliver`, { apiKey: other })).status).toBe(404);
   });
 
   it('sends only the events asked for, in order', async () => {
