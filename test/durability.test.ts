@@ -13,7 +13,7 @@ afterEach(async () => {
 
 async function stackOnPrivateRedis(options: Parameters<typeof startStack>[0] = {}): Promise<{ stack: Stack; redis: PrivateRedis }> {
   const redis = await startPrivateRedis();
-  cleanups.push(() => redis.stop());
+  cleanups.push(() => redis.destroy());
   const stack = await startStack({ ...options, redisUrl: redis.url });
   cleanups.push(() => stack.close());
   return { stack, redis };

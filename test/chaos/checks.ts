@@ -56,10 +56,13 @@ export interface ApiViewMismatch {
 
 export interface ChaosEvents {
   workerKills: number;
+  /** Kill slots skipped because only one worker was up. */
+  workerKillsSkipped: number;
   workerRestarts: number;
   redisRestarts: number;
   redisFlushes: number;
   apiRestarts: number;
+  postgresStalls: number;
   stormMs: number;
   /** [from, to] windows when the API was down on purpose (kill → ready again). */
   apiDownWindows: [number, number][];
@@ -75,6 +78,9 @@ export interface CheckInput {
   embedModel: { name: string; retries: number; maxAttempts: number };
   sentimentModel: string;
   monitorChanges: FinalChange[];
+  /** Jobs the monitor saw final, and how many of its polls failed. */
+  monitorSeen: number;
+  monitorErrors: number;
   incarnations: Incarnation[];
   crashes: Incarnation[];
   shutdowns: { name: string; code: number | null; signal: string | null; forced: boolean }[];
@@ -83,7 +89,9 @@ export interface CheckInput {
   /** Results found wrong by a check the caller ran (e.g. the local model recomputed). */
   extraWrongResults: string[];
   events: ChaosEvents;
-  expect: { minWorkerKills: number; redisRestarts: number; redisFlushes: number; apiRestarts: number; upstreamFaults: boolean };
+  /** Steps of the chaos plan that threw (a process that would not start, …). */
+  harnessErrors: string[];
+  expect: { minKillSlots: number; redisRestarts: number; redisFlushes: number; apiRestarts: number; postgresStalls: number; upstreamFaults: boolean };
   webhooks: WebhookFindings | undefined;
   /** Bulk submissions answered 202, their rows, and what GET /v1/batches/:id said. */
   batches: { accepted: { batchId: string; lines: number }[]; rows: BatchRow[]; apiMismatches: string[] };
@@ -335,6 +343,8 @@ export function evaluate(input: CheckInput): { checks: Check[]; figures: Figures
     duplicates.add(change.jobId);
     return `${change.jobId}: first seen final ${JSON.stringify(change.before)}, later ${JSON.stringify(change.after)}`;
   });
+  const finalCount = input.rows.filter((row) => isFinal(row.status)).length;
+  if (input.monitorSeen < finalCount) changed.push(`the monitor saw ${input.monitorSeen} of ${finalCount} final jobs (${input.monitorErrors} failed polls): it cannot vouch for the rest`);
   checks.push(check('a final job never changes again', changed, 'every job seen final kept its status, attempts, result and completion time'));
 
   const applied = appliedResults(input.incarnations);
@@ -345,7 +355,12 @@ export function evaluate(input: CheckInput): { checks: Check[]; figures: Figures
       appliedTwice.push(`${jobId}: result stored ${sources.length} times (${sources.join('; ')})`);
     }
   }
-  checks.push(check('the platform stored at most one result per job (its own log lines)', appliedTwice, `${applied.size} stored results logged, none twice`));
+  // The check reads the workers' "job succeeded/failed … stored: true" lines: if they vanished (renamed, log level), it would pass blindly.
+  const finalRows = input.rows.filter((row) => row.status === 'succeeded' || row.status === 'failed').length;
+  if (applied.size < finalRows * 0.9) {
+    appliedTwice.push(`only ${applied.size} stored results found in the worker logs for ${finalRows} final jobs: the "job succeeded"/"job failed" (stored: true) lines this check reads are missing, so it cannot tell`);
+  }
+  checks.push(check('the platform stored at most one result per job (its own log lines)', appliedTwice, `${applied.size} stored results logged for ${finalRows} final jobs, none twice`));
 
   const callsByText = new Map<string, { ok: number; all: number }>();
   const upstream: Record<string, number> = { calls: 0, ok: 0, error: 0, rate_limited: 0, hang: 0 };
@@ -420,15 +435,18 @@ export function evaluate(input: CheckInput): { checks: Check[]; figures: Figures
   // --- the chaos itself ------------------------------------------------------------------------
   const missingChaos: string[] = [];
   const { events, expect } = input;
-  if (events.workerKills < expect.minWorkerKills) missingChaos.push(`worker kills ${events.workerKills} < ${expect.minWorkerKills}`);
+  if (events.workerKills < 1) missingChaos.push('no worker was killed');
+  if (events.workerKills + events.workerKillsSkipped < expect.minKillSlots) missingChaos.push(`kill slots ${events.workerKills + events.workerKillsSkipped} < ${expect.minKillSlots}`);
   if (events.workerRestarts < events.workerKills) missingChaos.push(`worker restarts ${events.workerRestarts} < kills ${events.workerKills}`);
   if (events.redisRestarts < expect.redisRestarts) missingChaos.push(`Redis restarts ${events.redisRestarts} < ${expect.redisRestarts}`);
   if (events.redisFlushes < expect.redisFlushes) missingChaos.push(`Redis FLUSHALLs ${events.redisFlushes} < ${expect.redisFlushes}`);
   if (events.apiRestarts < expect.apiRestarts) missingChaos.push(`API restarts ${events.apiRestarts} < ${expect.apiRestarts}`);
+  if (events.postgresStalls < expect.postgresStalls) missingChaos.push(`Postgres stalls ${events.postgresStalls} < ${expect.postgresStalls}`);
   if (expect.upstreamFaults) {
     for (const outcome of ['error', 'rate_limited', 'hang'] as const) if (!upstream[outcome]) missingChaos.push(`no upstream call answered "${outcome}"`);
   }
-  checks.push(check('the faults were injected as planned', missingChaos, `${events.workerKills} worker kills, ${events.redisRestarts} Redis restart(s), ${events.redisFlushes} FLUSHALL(s), ${events.apiRestarts} API restart(s), upstream 500/429/hang`));
+  missingChaos.push(...input.harnessErrors.map((error) => `plan step failed: ${error}`));
+  checks.push(check('the faults were injected as planned', missingChaos, `${events.workerKills} worker kills, ${events.redisRestarts} Redis restart(s), ${events.redisFlushes} FLUSHALL(s), ${events.apiRestarts} API restart(s), ${events.postgresStalls} Postgres stall(s), upstream 500/429/hang`));
 
   // --- webhooks --------------------------------------------------------------------------------
   const webhookCheck = 'every final job (and finished batch) was delivered by webhook at least once, under one stable webhook-id';

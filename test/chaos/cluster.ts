@@ -129,7 +129,15 @@ export class Cluster {
       releasePid(proc.child.pid);
     });
 
-    await proc.waitForLog((line) => line.msg === readyMessage[kind], this.startTimeoutMs);
+    try {
+      await proc.waitForLog((line) => line.msg === readyMessage[kind], this.startTimeoutMs);
+    } catch (err) {
+      // Not ready in time (or it died): make sure it is gone before the caller tries again.
+      // (One that exited by itself keeps counting as a crash.)
+      if (!incarnation.exit) incarnation.stopRequested ??= { signal: 'SIGKILL', at: Date.now() };
+      await proc.kill('SIGKILL');
+      throw err;
+    }
     incarnation.readyAt = Date.now();
     return incarnation;
   }
@@ -170,7 +178,7 @@ export class Cluster {
         }),
     );
     if (this.redis) {
-      await this.redis.stop().catch(() => undefined);
+      await this.redis.destroy().catch(() => undefined);
       releasePid(this.redisPid);
     }
     await Promise.all(this.streams.map((stream) => new Promise<void>((resolve) => stream.end(resolve))));

@@ -3,9 +3,11 @@
  * a unique text (so every upstream call and stored result can be traced back to its job), sent as
  * single `POST /v1/jobs` and, when enabled, in bulk as `POST /v1/batches`.
  *
- * Only a 202 with a job id counts as accepted. A failed submit (API down, connection reset) is
- * never retried with the same text: its row may exist anyway (the API died after the INSERT), so
- * the next try is a new item; such rows show up as "unacknowledged" and must still finish.
+ * Only a 202 counts as accepted. A failed submit without an Idempotency-Key (API down, connection
+ * reset) is not re-sent: its row may exist anyway (the API died after the INSERT), so the next try
+ * is a new item, and such rows show up as "unacknowledged" and must still finish. A request with an
+ * Idempotency-Key is re-sent under that key until accepted (bounded), as a careful client would:
+ * the platform must then create its job (or batch) exactly once.
  */
 import type { Rng } from './rng.ts';
 import { sleep } from './rng.ts';

@@ -21,7 +21,7 @@
  * and the redis-server binary; starts everything else itself. Exit code 0 when every check passed.
  */
 import { parseArgs } from 'node:util';
-import { emergencyCleanup, presets, runChaos, type ChaosOptions } from './scenario.ts';
+import { dropStaleChaosDatabases, emergencyCleanup, presets, runChaos, type ChaosOptions } from './scenario.ts';
 
 const { values } = parseArgs({
   options: {
@@ -116,7 +116,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const report = await runChaos(options);
+const stale = await dropStaleChaosDatabases();
+if (stale.length > 0) console.log(`[chaos] dropped ${stale.length} database(s) left by interrupted runs: ${stale.join(', ')}`);
+
+const report = await runChaos(options).catch((err: unknown) => {
+  console.error(`[chaos] the run could not complete: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
 for (const check of report.checks) {
   if (values.quiet && check.result !== 'fail') continue;
   const mark = check.result === 'pass' ? 'ok  ' : check.result === 'skip' ? 'skip' : 'FAIL';

@@ -1,17 +1,17 @@
 /**
  * The chaos engine shared by `npm run chaos` (test/chaos/run.ts, full size) and `npm test`
- * (test/chaos.test.ts, reduced size).
+ * (test/chaos.test.ts, reduced size). See test/chaos/README.md.
  *
  * It starts its own redis-server (AOF + noeviction, on a spare port), its own Postgres database,
- * the simulated OpenAI-compatible upstream, one API process on a fixed loopback port and a pool of
- * worker processes. While it submits jobs it SIGKILLs a random worker every few seconds (and starts
- * a new one in its slot), restarts Redis once, FLUSHALLs it once, kills and restarts the API once,
- * and has the upstream answer 500, 429 + Retry-After, or hang past the timeout for a share of
- * calls (with one short storm of 500s). Then it lets the platform settle with every fault off and
- * checks (checks.ts) that nothing accepted was lost, nothing was applied twice, nothing is stuck.
- *
- * Jobs go in as single submits and (when `POST /v1/batches` exists) in bulk (load.ts); every job's
- * events go by webhook to a loopback receiver (webhooks.ts), whose deliveries are checked too.
+ * the simulated OpenAI-compatible upstream, a loopback webhook receiver, one API process on a
+ * fixed loopback port and a pool of worker processes. While it submits jobs (single and bulk, some
+ * re-sent under an Idempotency-Key after a failure; load.ts) it SIGKILLs a random worker every few
+ * seconds (and starts a new one in its slot), restarts Redis once, FLUSHALLs it once, kills and
+ * restarts the API once, stalls Postgres twice, and has the upstream answer 500, 429 + Retry-After,
+ * or hang past the timeout for a share of calls (with one short storm of 500s). Then it lets the
+ * platform settle with every fault off and checks (checks.ts) that nothing accepted was lost,
+ * nothing was applied twice, nothing is stuck, and every final job's webhook arrived (webhooks.ts);
+ * targeted probes (probes.ts) force the races the chaos only hits by luck.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { evaluate, type ApiViewMismatch, type BatchRow, type Check, type ChaosEv
 import { Cluster } from './cluster.ts';
 import { customIdOf, runLoad, type AcceptedJob, type LoadResult } from './load.ts';
 import { FinalStateMonitor } from './monitor.ts';
+import { probeBatchFinishRace } from './probes.ts';
 import { createRng, sleep, type Rng } from './rng.ts';
 import { configureWebhooks, examineDeliveries, startWebhookReceiver, webhookProcessEnv, webhookRequestFields, type ExpectedDelivery, type WebhookReceiver } from './webhooks.ts';
 
@@ -71,6 +72,8 @@ export interface ChaosOptions {
   redisDownMs: number;
   /** Length of the upstream's 100 %-500 storm (0 for none). */
   stormMs: number;
+  /** Length of each of two Postgres stalls (webhook_deliveries locked: every job transition waits), 0 for none. */
+  postgresStallMs: number;
   /** Longest the platform gets, with all faults off, to bring every job to a final state. */
   settleTimeoutMs: number;
   seed: number;
@@ -108,6 +111,7 @@ export const presets = {
     killEveryMs: 4_000,
     redisDownMs: 2_000,
     stormMs: 4_000,
+    postgresStallMs: 1_000,
     settleTimeoutMs: 180_000,
     seed: 1,
     sentimentShare: 0.1,
@@ -116,7 +120,7 @@ export const presets = {
     embedModel: { maxBatchSize: 16, maxWaitMs: 25, concurrency: 2, timeoutMs: 1_500, retries: 1, maxAttempts: 3 },
     worker: { leaseMarginMs: 1_000, queueLockMs: 2_000, reconcileIntervalMs: 500, reconcileMinAgeMs: 1_000 },
     features: defaultFeatures,
-    bulk: { jobShare: 0.3, size: 20 },
+    bulk: { jobShare: 0.3, size: 40 },
     webhookFailRate: 0.1,
     apiViewSample: 300,
     keepArtifacts: 'always',
@@ -131,6 +135,7 @@ export const presets = {
     killEveryMs: 3_500,
     redisDownMs: 1_500,
     stormMs: 3_000,
+    postgresStallMs: 800,
     settleTimeoutMs: 60_000,
     seed: 7,
     sentimentShare: 0.1,
@@ -139,7 +144,7 @@ export const presets = {
     embedModel: { maxBatchSize: 16, maxWaitMs: 25, concurrency: 2, timeoutMs: 1_500, retries: 1, maxAttempts: 3 },
     worker: { leaseMarginMs: 1_000, queueLockMs: 2_000, reconcileIntervalMs: 500, reconcileMinAgeMs: 1_000 },
     features: defaultFeatures,
-    bulk: { jobShare: 0.4, size: 24 },
+    bulk: { jobShare: 0.5, size: 20 },
     webhookFailRate: 0.1,
     apiViewSample: 100,
     keepArtifacts: 'on-failure',
@@ -162,6 +167,22 @@ export interface ChaosReport {
 
 export const EMBED_MODEL = 'chaos/embed';
 export const SENTIMENT_MODEL = 'local/sentiment';
+
+/** Drops `inferq_chaos_*` databases nobody is connected to: left behind by a run that was killed outright. */
+export async function dropStaleChaosDatabases(): Promise<string[]> {
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT d.datname FROM pg_database d
+        WHERE d.datname LIKE 'inferq\\_chaos\\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+    );
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    return rows.map((row) => row.datname);
+  } finally {
+    await admin.end();
+  }
+}
 
 /** A new database migrated by the project's own runner; not under the test prefix, so a concurrent `npm test` leaves it alone. */
 export async function freshChaosDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -268,12 +289,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const modelsFile = path.join(artifactsDir, 'models.yaml');
     writeFileSync(modelsFile, modelsYaml(upstream.url, options.embedModel));
-    const apiPort = await freePort();
-    const common = { DATABASE_URL: database.url, QUEUE_PREFIX: 'chaos', INFERQ_MODELS_FILE: modelsFile, ...(receiver ? webhookProcessEnv() : {}) };
     const cluster = new Cluster(path.join(artifactsDir, 'logs'));
     cleanups.push(() => cluster.destroy());
     const redis = await cluster.startRedis();
-    Object.assign(common, { REDIS_URL: redis.url });
+    const apiPort = await freePort();
+    const common = { DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_PREFIX: 'chaos', INFERQ_MODELS_FILE: modelsFile, ...(receiver ? webhookProcessEnv() : {}) };
     const apiEnv = { ...common, PORT: String(apiPort), HOST: '127.0.0.1', LOG_LEVEL: 'info', ENQUEUE_TIMEOUT_MS: '500', SHUTDOWN_GRACE_MS: '5000', DATABASE_POOL_SIZE: '8' };
     const workerEnv = {
       ...common,
@@ -306,7 +326,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     monitor.start();
 
     // --- load + chaos -------------------------------------------------------------------------
-    const events: ChaosEvents = { workerKills: 0, workerRestarts: 0, redisRestarts: 0, redisFlushes: 0, apiRestarts: 0, stormMs: 0, apiDownWindows: [] };
+    const events: ChaosEvents = { workerKills: 0, workerKillsSkipped: 0, workerRestarts: 0, redisRestarts: 0, redisFlushes: 0, apiRestarts: 0, postgresStalls: 0, stormMs: 0, apiDownWindows: [] };
     const t0 = Date.now();
     const chaosEnd = t0 + options.durationMs;
     const at = (fraction: number) => t0 + fraction * options.durationMs;
@@ -318,8 +338,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     upstream.failNext(1, 'error');
     note(`upstream faults on: ${JSON.stringify(options.upstreamFaults)}`);
 
+    // A step of the plan that throws (a process that would not start, Redis that would not come
+    // back) is recorded and fails the run's "plan" check; it must not crash the harness before cleanup.
+    const harnessErrors: string[] = [];
+    const guarded = <T>(what: string, promise: Promise<T>): Promise<T | undefined> =>
+      promise.catch((err: unknown) => {
+        const message = `${what}: ${(err as Error).stack ?? String(err)}`.slice(0, 2_000);
+        harnessErrors.push(message);
+        note(`ERROR ${message}`);
+        return undefined;
+      });
+
     const modelRng = createRng(options.seed + 2);
-    const load: Promise<LoadResult> = runLoad({
+    const load = guarded('load', runLoad({
       baseUrl,
       apiKey,
       runId,
@@ -337,7 +368,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const inBatches = result.acceptedBatches.reduce((sum, batch) => sum + batch.items.length, 0);
       note(`load done: ${result.accepted.length + inBatches} accepted (${inBatches} in ${result.acceptedBatches.length} batches), ${result.rejected.length} submits refused`);
       return result;
-    });
+    }));
 
     const restartWorker = async (slot: number) => {
       for (let attempt = 1; ; attempt += 1) {
@@ -355,13 +386,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Every few seconds a random live worker is SIGKILLed and a new process started in its slot
     // (in the background: a start takes seconds on a busy machine). One worker is always left alive.
     const restarts: Promise<unknown>[] = [];
-    const killLoop = (async () => {
+    const killLoop = guarded('worker kill loop', (async () => {
       await sleep(Math.max(0, at(0.05) - Date.now()));
       while (Date.now() < at(0.95)) {
         await sleep(options.killEveryMs * rng.between(0.6, 1.4));
         if (Date.now() >= at(0.95)) break;
         const live = cluster.liveWorkers();
         if (live.length < 2) {
+          events.workerKillsSkipped += 1;
           note(`kill skipped: ${live.length} worker(s) up, the others still starting`);
           continue;
         }
@@ -370,12 +402,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await cluster.stop(victim, 'SIGKILL');
         events.workerKills += 1;
         note(`SIGKILL ${victim.name} (${rows[0]!.n} jobs running across workers)`);
-        restarts.push(restartWorker(victim.slot).then((next) => note(`started ${next.name}`)));
+        restarts.push(guarded(`restart of worker slot ${victim.slot}`, restartWorker(victim.slot).then((next) => note(`started ${next.name}`))));
       }
       await Promise.all(restarts);
-    })();
+    })());
 
-    const scripted = (async () => {
+    const stall = async () => {
+      if (options.postgresStallMs <= 0) return;
+      note(`Postgres stall: webhook_deliveries locked for ${options.postgresStallMs} ms (every job transition waits)`);
+      await stallPostgres(database.url, options.postgresStallMs);
+      events.postgresStalls += 1;
+      note('Postgres stall over');
+    };
+    const scripted = guarded('scripted faults', (async () => {
       const steps: [number, string, () => Promise<void>][] = [
         [
           0.2,
@@ -400,6 +439,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             note('Redis: back (AOF reloaded)');
           },
         ],
+        [0.3, 'postgres stall', stall],
         [
           0.55,
           'redis flushall',
@@ -409,27 +449,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             note('Redis: FLUSHALL');
           },
         ],
+        [0.65, 'postgres stall', stall],
         [
           0.75,
           'api restart',
           async () => {
-            const down = Date.now();
+            const window: [number, number] = [Date.now(), Number.MAX_SAFE_INTEGER];
+            events.apiDownWindows.push(window);
             await cluster.stop(cluster.api!, 'SIGKILL');
             note(`SIGKILL ${cluster.api!.name}`);
             const next = await cluster.spawn('api', 0);
+            window[1] = Date.now();
             events.apiRestarts += 1;
-            events.apiDownWindows.push([down, Date.now()]);
             note(`started ${next.name}`);
           },
         ],
       ];
-      for (const [fraction, , step] of steps) {
+      steps.sort(([a], [b]) => a - b);
+      for (const [fraction, name, step] of steps) {
         await sleep(at(fraction) - Date.now());
-        await step();
+        await guarded(name, step());
       }
-    })();
+    })());
 
-    const loadResult = await load;
+    const loadResult: LoadResult = (await load) ?? { accepted: [], acceptedBatches: [], rejected: [], sent: new Map() };
     await Promise.all([killLoop, scripted]);
     await sleep(chaosEnd - Date.now());
     const accepted = await resolveAccepted(pool, loadResult);
@@ -448,6 +491,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!cluster.api || cluster.api.exit) {
       note('the API is not running before settling; starting it');
       await cluster.spawn('api', 0);
+      const open = events.apiDownWindows.find((window) => window[1] === Number.MAX_SAFE_INTEGER);
+      if (open) open[1] = Date.now();
     }
     note('faults off; settling');
     const settleDeadline = Date.now() + options.settleTimeoutMs;
@@ -502,6 +547,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // --- verdict ------------------------------------------------------------------------------
     const sentimentMismatches = await checkSentimentOutputs(rows);
+    // Targeted probes (probes.ts) run once the processes are gone, on the same database.
+    const probes = [await probeBatchFinishRace(database.url).catch((err: unknown): Check => ({ name: 'batch completion race probe', result: 'fail', summary: 'the probe could not run', evidence: [(err as Error).message] }))];
     const { checks, figures } = evaluate({
       target: options.jobs,
       accepted,
@@ -512,6 +559,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       embedModel: { name: EMBED_MODEL, retries: options.embedModel.retries, maxAttempts: options.embedModel.maxAttempts },
       sentimentModel: SENTIMENT_MODEL,
       monitorChanges: monitor.changes,
+      monitorSeen: monitor.firstFinal.size,
+      monitorErrors: monitor.errors,
       incarnations: cluster.incarnations,
       crashes: cluster.crashes(),
       shutdowns,
@@ -519,12 +568,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       extraWrongResults: sentimentMismatches,
       apiViewsChecked,
       events,
+      harnessErrors,
       expect: {
-        // Half of the planned kills at least: a kill is skipped while only one worker is up.
-        minWorkerKills: Math.max(1, Math.floor((options.durationMs * 0.9) / options.killEveryMs / 2)),
+        // Kill slots that came up (a kill is skipped while only one worker is up, e.g. on a busy machine where starts are slow).
+        minKillSlots: Math.max(1, Math.floor((options.durationMs * 0.9) / options.killEveryMs / 2)),
         redisRestarts: 1,
         redisFlushes: 1,
         apiRestarts: 1,
+        postgresStalls: options.postgresStallMs > 0 ? 2 : 0,
         upstreamFaults: true,
       },
       webhooks: receiver ? examineDeliveries(await expectedDeliveries(true), receiver.deliveries) : undefined,
@@ -532,6 +583,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       reconnectGraceMs: 3_000,
     });
 
+    checks.push(...probes);
     const ok = checks.every((c) => c.result !== 'fail');
     const elapsedMs = Date.now() - started;
     const summaryLine = formatSummary(figures, events, features, ok, elapsedMs);
@@ -555,9 +607,27 @@ export function formatSummary(figures: Figures, events: ChaosEvents, features: {
   return (
     `chaos: accepted=${figures.accepted} succeeded=${figures.succeeded} failed=${figures.failed} lost=${figures.lost} duplicates=${figures.duplicates} deliveries=${deliveries}` +
     ` | bulk=${features.bulk ? `${figures.viaBulk} (batches ${figures.batches.completed}/${figures.batches.accepted} completed)` : 'off'}${webhooks} resent=${figures.resent} wrong=${figures.wrongResults} unacknowledged=${figures.unacknowledged} refused=${figures.rejected} failed_by=${failedBy} attempts=${Object.entries(figures.attemptsHistogram).map(([n, count]) => `${n}:${count}`).join(',')}` +
-    ` kills=${events.workerKills} redis_restarts=${events.redisRestarts} flushes=${events.redisFlushes} api_restarts=${events.apiRestarts}` +
+    ` kills=${events.workerKills} redis_restarts=${events.redisRestarts} flushes=${events.redisFlushes} api_restarts=${events.apiRestarts} pg_stalls=${events.postgresStalls}` +
     ` upstream=${up.calls}(ok ${up.ok}, 500 ${up.error}, 429 ${up.rate_limited}, hang ${up.hang}) ${Math.round(elapsedMs / 1000)}s ${ok ? 'PASS' : 'FAIL'}`
   );
+}
+
+/**
+ * A Postgres stall as a slow disk or lock contention looks to workers: every job transition (which
+ * inserts its webhook deliveries) waits on a lock for `ms`, then all of them proceed at once.
+ */
+async function stallPostgres(databaseUrl: string, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('LOCK TABLE webhook_deliveries IN EXCLUSIVE MODE');
+    await sleep(ms);
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
 }
 
 /** The accepted batches as Postgres has them, with how many of their jobs exist and are final. */

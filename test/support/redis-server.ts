@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,8 @@ export interface PrivateRedis {
   /** Wipes every key, as a Redis that lost its data would look. */
   flushAll(): Promise<void>;
   stop(): Promise<void>;
+  /** Stops it and removes its data directory. */
+  destroy(): Promise<void>;
   /** Starts again on the same port (empty unless `persist` was set). */
   start(): Promise<void>;
 }
@@ -73,6 +75,10 @@ export async function startPrivateRedis(options: { persist?: boolean } = {}): Pr
     url,
     start,
     stop,
+    async destroy() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
     async flushAll() {
       const client = new Redis(url);
       await client.flushall();

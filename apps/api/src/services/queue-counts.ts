@@ -12,6 +12,8 @@ import type { Db } from '@inferq/core/db';
 export class QueueCounts {
   /** Absent when `ttlMs` is 0: every call counts. */
   private readonly counts: LRUCache<string, { value: number }> | undefined;
+  /** Counts under way, shared by the requests that need the same one meanwhile. */
+  private readonly inFlight = new Map<string, Promise<number>>();
 
   constructor(
     private readonly db: Db,
@@ -25,7 +27,12 @@ export class QueueCounts {
     const key = `${tenantId}\0${model ?? ''}`;
     const cached = this.counts?.get(key);
     if (cached) return cached.value;
-    const value = await this.db.job.count({ where: { tenantId, status: 'queued', ...(model ? { model } : {}) } });
+    let counting = this.inFlight.get(key);
+    if (!counting) {
+      counting = this.db.job.count({ where: { tenantId, status: 'queued', ...(model ? { model } : {}) } }).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, counting);
+    }
+    const value = await counting;
     this.counts?.set(key, { value });
     return value;
   }

@@ -18,10 +18,11 @@ export function createLocalProvider(config: LocalModelConfig): Provider {
   if (config.task === 'echo') {
     return { infer: async (inputs) => inputs.map((input) => ({ ok: true, output: input, usage: { input_tokens: 0, output_tokens: 0 } })) };
   }
-  const engine = loadNlp();
-  const its = engine.its;
   return {
     async infer(inputs) {
+      // Loaded on first use: a worker that never runs a local model does not pay for it.
+      const engine = loadNlp();
+      const its = engine.its;
       return inputs.map((input): ItemResult => {
         const doc = engine.readDoc((input as { text: string }).text);
         const usage = { input_tokens: doc.tokens().length(), output_tokens: 0 };

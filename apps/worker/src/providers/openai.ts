@@ -21,6 +21,9 @@ interface EmbeddingsResponse {
   usage?: { prompt_tokens: number };
 }
 
+/** The longest pause between two HTTP retries of one call (a Retry-After may ask for up to the timeout). */
+export const HTTP_RETRY_BACKOFF_LIMIT_MS = 10_000;
+
 /** Seconds or an HTTP date, as Retry-After allows; undefined when absent or unreadable. */
 function retryAfterMs(header: string | undefined): number | undefined {
   if (!header) return undefined;
@@ -61,7 +64,7 @@ export function createOpenAiProvider(config: OpenAiModelConfig, apiKey: string |
       methods: ['POST'],
       statusCodes: [408, 429, 500, 502, 503, 504],
       maxRetryAfter: config.timeoutMs,
-      backoffLimit: 10_000,
+      backoffLimit: HTTP_RETRY_BACKOFF_LIMIT_MS,
     },
     responseType: 'json',
   });

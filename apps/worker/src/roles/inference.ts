@@ -8,6 +8,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { ModelConfig } from '@inferq/core/models';
 import { inferencePayloadSchema, inferenceQueueName, type InferencePayload } from '@inferq/core/queue';
 import { Batcher } from '../batching/batcher.ts';
+import { HTTP_RETRY_BACKOFF_LIMIT_MS } from '../providers/openai.ts';
 import type { ItemResult, Provider } from '../providers/provider.ts';
 
 /** What became of one queue entry once its batch ran. */
@@ -36,8 +37,12 @@ export interface InferenceDeps {
   queueLockMs: number;
 }
 
-/** Worst case of one batch's upstream work: every retry timing out and waiting out Retry-After. */
-const leaseMsFor = (model: ModelConfig, marginMs: number): number => model.timeoutMs * (2 * model.retries + 1) + marginMs;
+/**
+ * Worst case of one batch's upstream work: every try timing out, and before each retry the
+ * longest wait the HTTP client allows (its backoff cap, or a Retry-After up to the timeout).
+ */
+const leaseMsFor = (model: ModelConfig, marginMs: number): number =>
+  model.timeoutMs * (model.retries + 1) + model.retries * Math.max(HTTP_RETRY_BACKOFF_LIMIT_MS, model.timeoutMs) + marginMs;
 
 /**
  * Runs one batch: claim the jobs in Postgres, make one provider call, then write every result
