@@ -100,13 +100,25 @@ export interface ChaosOptions {
   log?: (line: string) => void;
 }
 
+/** What both sizes share: the kinds and rates of faults, the model and worker settings. */
+const sharedFaults = {
+  idempotentShare: 0.5,
+  sentimentShare: 0.1,
+  upstreamFaults: { failRate: 0.05, rateLimitRate: 0.05, hangRate: 0.02, retryAfterSeconds: 1 },
+  upstreamLatency: { latencyMs: 30, perItemMs: 2 },
+  embedModel: { maxBatchSize: 16, maxWaitMs: 25, concurrency: 2, timeoutMs: 1_500, retries: 1, maxAttempts: 3 },
+  worker: { leaseMarginMs: 1_000, queueLockMs: 2_000, reconcileIntervalMs: 500, reconcileMinAgeMs: 1_000 },
+  features: defaultFeatures,
+  webhookFailRate: 0.1,
+};
+
 export const presets = {
   /** `npm run chaos`: 5,000 jobs over two minutes, three workers. */
   full: {
+    ...sharedFaults,
     jobs: 5_000,
     durationMs: 120_000,
     submitConcurrency: 24,
-    idempotentShare: 0.5,
     workers: 3,
     killEveryMs: 4_000,
     redisDownMs: 2_000,
@@ -114,23 +126,16 @@ export const presets = {
     postgresStallMs: 1_000,
     settleTimeoutMs: 180_000,
     seed: 1,
-    sentimentShare: 0.1,
-    upstreamFaults: { failRate: 0.05, rateLimitRate: 0.05, hangRate: 0.02, retryAfterSeconds: 1 },
-    upstreamLatency: { latencyMs: 30, perItemMs: 2 },
-    embedModel: { maxBatchSize: 16, maxWaitMs: 25, concurrency: 2, timeoutMs: 1_500, retries: 1, maxAttempts: 3 },
-    worker: { leaseMarginMs: 1_000, queueLockMs: 2_000, reconcileIntervalMs: 500, reconcileMinAgeMs: 1_000 },
-    features: defaultFeatures,
     bulk: { jobShare: 0.3, size: 40 },
-    webhookFailRate: 0.1,
     apiViewSample: 300,
     keepArtifacts: 'always',
   },
   /** `npm test`: the same faults, compressed (400 jobs, ~20 s of chaos, two workers). */
   reduced: {
+    ...sharedFaults,
     jobs: 400,
     durationMs: 20_000,
     submitConcurrency: 12,
-    idempotentShare: 0.5,
     workers: 2,
     killEveryMs: 3_500,
     redisDownMs: 1_500,
@@ -138,14 +143,7 @@ export const presets = {
     postgresStallMs: 800,
     settleTimeoutMs: 60_000,
     seed: 7,
-    sentimentShare: 0.1,
-    upstreamFaults: { failRate: 0.05, rateLimitRate: 0.05, hangRate: 0.02, retryAfterSeconds: 1 },
-    upstreamLatency: { latencyMs: 30, perItemMs: 2 },
-    embedModel: { maxBatchSize: 16, maxWaitMs: 25, concurrency: 2, timeoutMs: 1_500, retries: 1, maxAttempts: 3 },
-    worker: { leaseMarginMs: 1_000, queueLockMs: 2_000, reconcileIntervalMs: 500, reconcileMinAgeMs: 1_000 },
-    features: defaultFeatures,
     bulk: { jobShare: 0.5, size: 20 },
-    webhookFailRate: 0.1,
     apiViewSample: 100,
     keepArtifacts: 'on-failure',
   },
