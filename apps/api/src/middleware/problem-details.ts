@@ -1,18 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { ApiError, type ApiErrorCode } from '@inferq/core/errors';
-
-const titles: Record<ApiErrorCode, string> = {
-  invalid_request: 'Invalid request',
-  unauthorized: 'Unauthorized',
-  forbidden: 'Forbidden',
-  not_found: 'Not found',
-  conflict: 'Conflict',
-  payload_too_large: 'Payload too large',
-  unsupported_media_type: 'Unsupported media type',
-  rate_limited: 'Too many requests',
-  internal: 'Internal error',
-  unavailable: 'Service unavailable',
-};
+import { ApiError, apiErrorTitles } from '@inferq/core/errors';
 
 /** body-parser's errors carry a `type`; these are the client's mistakes, not ours. */
 function fromBodyParser(err: unknown): ApiError | null {
@@ -38,7 +25,7 @@ export function problemDetails() {
       .type('application/problem+json')
       .json({
         type: `/problems/${problem.code}`,
-        title: titles[problem.code],
+        title: apiErrorTitles[problem.code],
         status: problem.status,
         detail: problem.message,
         code: problem.code,

@@ -23,7 +23,7 @@ import { listBatchesQuerySchema } from '../routes/v1_batches_read.ts';
 import { createJobRequestSchema } from '../routes/v1_jobs_create.ts';
 import { listJobsQuerySchema } from '../routes/v1_jobs_list.ts';
 import { usageQuerySchema } from '../routes/v1_usage_get.ts';
-import { MAX_WAIT_SECONDS } from '../routes/v1_jobs_get.ts';
+import { MAX_WAIT_SECONDS, waitQuerySchema } from '../routes/v1_jobs_get.ts';
 import { createEndpointRequestSchema } from '../routes/v1_webhook_endpoints.ts';
 import {
   batchSchema,
@@ -156,7 +156,7 @@ export const apiRoutes: Record<`${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /
     summary: 'Get a job, optionally waiting for it to finish',
     description: 'With `?wait=N` or `Prefer: wait=N`, answers as soon as the job is finished, or after N seconds with the job as it is then.',
     params: jobId,
-    query: z.object({ wait: z.int().min(0).max(MAX_WAIT_SECONDS).optional().meta({ description: waitDescription }) }),
+    query: z.object({ wait: waitQuerySchema.shape.wait.meta({ description: waitDescription }) }),
     headers: z.object({ Prefer: z.string().optional().meta({ description: `\`wait=N\` (RFC 7240), the same as ?wait=N.`, example: 'wait=30' }) }),
     responses: {
       200: json(jobSchema, 'The job.', z.object({ 'Preference-Applied': z.string().optional().meta({ description: 'Set when the answer waited.', example: 'wait=30' }) })),

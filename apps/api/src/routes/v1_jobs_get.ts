@@ -8,7 +8,7 @@ import { parseOrThrow } from '../validation.ts';
 
 export const MAX_WAIT_SECONDS = 60;
 
-const waitQuerySchema = z.object({ wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS).optional() });
+export const waitQuerySchema = z.object({ wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS).optional() });
 const preferWaitSchema = z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS);
 
 /** Seconds to wait for the job to finish: `?wait=N` or `Prefer: wait=N` (RFC 7240), at most 60. */
