@@ -210,6 +210,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       watcher.close();
       limits.close();
       await queues.close();
+      await deleteKeysWithPrefix(redis, queuePrefix);
       await db.$disconnect();
       redis.disconnect();
       await database.drop();
@@ -220,4 +221,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 /** Every BullMQ queue key under the stack's prefix: what a rejected request must not have created. */
 export async function queueKeys(stack: Pick<Stack, 'redis' | 'queuePrefix'>): Promise<string[]> {
   return stack.redis.keys(`${stack.queuePrefix}:${inferenceQueueName('')}*`);
+}
+
+/** Removes everything the stack left in Redis under its prefix, so runs do not pile up keys in a shared Redis. */
+async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
