@@ -113,8 +113,10 @@ export function registerV1BatchesCreate(router: Router, deps: ApiDeps): void {
       throw new ApiError('invalid_request', `${errors.length} problem(s) in the batch; nothing was created. ${shown.slice(0, 3).map((e) => `${e.path}: ${e.message}`).join('; ')}`, shown);
     }
     const idempotencyKey = idempotencyKeyOf(req.get('idempotency-key'));
-    await deps.limits.consumeUnits(req.principal!, drafts.reduce((sum, draft) => sum + draft.input_units, 0));
-    await deps.limits.assertTenantCanSubmit(deps.db, tenantId, drafts.length);
+    await Promise.all([
+      deps.limits.consumeUnits(req.principal!, drafts.reduce((sum, draft) => sum + draft.input_units, 0)),
+      deps.limits.assertTenantCanSubmit(deps.db, tenantId, drafts.length),
+    ]);
     await assignRanks(deps.queueCounts, tenantId, drafts);
 
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'batch', req.body, async (tx) => {

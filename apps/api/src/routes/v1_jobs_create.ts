@@ -55,8 +55,8 @@ export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
     if (body.timeout_seconds) draft.timeout_ms = body.timeout_seconds * 1000;
     const idempotencyKey = idempotencyKeyOf(req.get('idempotency-key'));
 
-    await deps.limits.consumeUnits(req.principal!, draft.input_units);
-    await deps.limits.assertTenantCanSubmit(deps.db, tenantId, 1);
+    // Independent checks (Redis and Postgres), so they run side by side.
+    await Promise.all([deps.limits.consumeUnits(req.principal!, draft.input_units), deps.limits.assertTenantCanSubmit(deps.db, tenantId, 1)]);
     await assignRanks(deps.queueCounts, tenantId, [draft]);
     let inserted: Job | undefined;
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'job', req.body, async (tx) => {
