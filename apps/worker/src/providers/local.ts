@@ -1,11 +1,14 @@
-import winkNlp from 'wink-nlp';
-import model from 'wink-eng-lite-web-model';
+import type WinkNlp from 'wink-nlp';
 import type { LocalModelConfig } from '@inferq/core/models';
 import type { ItemResult, Provider } from './provider.ts';
 
-// Loading the language model takes a moment and some memory: once per process, shared by both tasks.
-let nlp: ReturnType<typeof winkNlp> | undefined;
-const loadNlp = () => (nlp ??= winkNlp(model));
+type Nlp = ReturnType<typeof WinkNlp>;
+
+// The language model takes a second and ~25 MB to load: once per process, shared by both tasks,
+// and only in a process that serves a local model (hence the dynamic imports).
+let nlp: Promise<Nlp> | undefined;
+const loadNlp = (): Promise<Nlp> =>
+  (nlp ??= Promise.all([import('wink-nlp'), import('wink-eng-lite-web-model')]).then(([wink, model]) => wink.default(model.default)));
 
 /** Scores within this distance of zero are called neutral. */
 const NEUTRAL_BAND = 0.05;
@@ -18,10 +21,12 @@ export function createLocalProvider(config: LocalModelConfig): Provider {
   if (config.task === 'echo') {
     return { infer: async (inputs) => inputs.map((input) => ({ ok: true, output: input, usage: { input_tokens: 0, output_tokens: 0 } })) };
   }
+  // Start loading now, so the first batch does not wait for it; a failure surfaces in that batch.
+  const ready = loadNlp();
+  ready.catch(() => undefined);
   return {
     async infer(inputs) {
-      // Loaded on first use: a worker that never runs a local model does not pay for it.
-      const engine = loadNlp();
+      const engine = await ready;
       const its = engine.its;
       return inputs.map((input): ItemResult => {
         const doc = engine.readDoc((input as { text: string }).text);
