@@ -19,6 +19,7 @@ import { JobNotifier } from '@inferq/core/job-updates';
 import { JobWatcher } from '@inferq/api/services/job-watcher';
 import { Limits, type LimitDefaults } from '@inferq/api/services/limits';
 import { QueueCounts } from '@inferq/api/services/queue-counts';
+import { SubmitBatcher } from '@inferq/api/services/submit-batcher';
 import { startWorkerRoles, type WorkerDeps } from '@inferq/worker/worker';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { redisUrl as sharedRedisUrl } from './services.ts';
@@ -104,6 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     watcher,
     limits,
     queueCounts,
+    submits: new SubmitBatcher(db, queues, { maxWaitMs: 1, maxBatchSize: 64 }),
     authCacheMs: options.authCacheMs ?? 0,
     models,
     logger,

@@ -9,6 +9,7 @@ import type { AllowList } from '@inferq/core/ssrf';
 import type { JobWatcher } from './services/job-watcher.ts';
 import type { Limits } from './services/limits.ts';
 import type { QueueCounts } from './services/queue-counts.ts';
+import type { SubmitBatcher } from './services/submit-batcher.ts';
 
 /** Everything a route needs, passed in so tests build the app against their own database and Redis. */
 export interface ApiDeps {
@@ -20,6 +21,7 @@ export interface ApiDeps {
   watcher: JobWatcher;
   limits: Limits;
   queueCounts: QueueCounts;
+  submits: SubmitBatcher;
   models: ModelCatalog;
   logger: Logger;
   bodyLimitBytes: number;

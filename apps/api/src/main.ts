@@ -11,6 +11,7 @@ import { readApiEnv } from './env.ts';
 import { JobWatcher } from './services/job-watcher.ts';
 import { Limits } from './services/limits.ts';
 import { QueueCounts } from './services/queue-counts.ts';
+import { SubmitBatcher } from './services/submit-batcher.ts';
 
 const env = readApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
@@ -40,6 +41,7 @@ const app = createApp({
   watcher,
   limits,
   queueCounts,
+  submits: new SubmitBatcher(db, queues, { maxWaitMs: env.SUBMIT_GROUP_WAIT_MS, maxBatchSize: 64 }),
   authCacheMs: env.AUTH_CACHE_MS,
   models,
   logger,

@@ -2,11 +2,12 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Job } from '@inferq/core/db';
 import { jobView } from '@inferq/core/job-view';
+import { withTimeout } from '@inferq/core/timeout';
 import { defaultJobEvents, jobEventTypes } from '@inferq/core/webhook-events';
 import type { ApiDeps } from '../deps.ts';
 import { tenantOf } from '../middleware/auth.ts';
 import { createIdempotently, idempotencyKeyOf } from '../services/idempotency.ts';
-import { assignRanks, draftJobOrThrow, enqueueDrafts, insertJob } from '../services/job-intake.ts';
+import { assignRanks, draftJobOrThrow, insertJobRows } from '../services/job-intake.ts';
 import { findJobOrThrow } from '../services/jobs.ts';
 import { assertSafeWebhookUrl } from '../services/webhook-urls.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -37,8 +38,8 @@ export type CreateJobRequest = z.output<typeof createJobRequestSchema>;
 
 /**
  * POST /v1/jobs: validate everything that can be checked up front, check the caller's limits,
- * insert the row (the record, under the Idempotency-Key if one is given), enqueue its id, answer
- * 202. If the enqueue fails or Redis is slow, the job is still accepted: the reconciler finds
+ * insert the row (the record, under the Idempotency-Key if one is given; otherwise in a group
+ * commit with concurrent submits), enqueue its id, answer 202. If the enqueue fails or Redis is slow, the job is still accepted: the reconciler finds
  * queued rows missing from Redis and enqueues them.
  */
 export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
@@ -58,13 +59,19 @@ export function registerV1JobsCreate(router: Router, deps: ApiDeps): void {
     // Independent checks (Redis and Postgres), so they run side by side.
     await Promise.all([deps.limits.consumeUnits(req.principal!, draft.input_units), deps.limits.assertTenantCanSubmit(deps.db, tenantId, 1)]);
     await assignRanks(deps.queueCounts, tenantId, [draft]);
+    const row = { ...draft, tenant_id: tenantId };
     let inserted: Job | undefined;
     const result = await createIdempotently(deps.db, tenantId, idempotencyKey, 'job', req.body, async (tx) => {
-      inserted = await insertJob(tx, tenantId, draft);
+      // Without a key the insert joins the group commit; with one it belongs to the key's transaction.
+      [inserted] = idempotencyKey === undefined ? [await deps.submits.insert(row)] : await insertJobRows(tx, [row]);
       return draft.id;
     }, { atomic: false });
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    else await enqueueDrafts(deps, [draft], req.log);
+    else {
+      const ref = { id: draft.id, model: draft.model, priority: draft.priority, maxAttempts: draft.max_attempts, rank: draft.rank };
+      const enqueued = await withTimeout(deps.submits.enqueue(ref), deps.enqueueTimeoutMs);
+      if (!enqueued.ok) req.log.warn({ err: enqueued.error, jobId: draft.id }, 'enqueue failed or timed out; the reconciler will enqueue the job');
+    }
 
     const job = inserted ?? (await findJobOrThrow(deps.db, tenantId, result.resourceId));
     req.log.info({ jobId: job.id, model: job.model, replayed: result.replayed }, 'job accepted');

@@ -65,24 +65,28 @@ export function draftJobOrThrow(...args: Parameters<typeof draftJob>): JobDraft 
   return result.draft;
 }
 
-const insertStatement = (tenantId: string, drafts: JobDraft[]) => Prisma.sql`
+/** A draft with the tenant it belongs to: what one row of `jobs` is made from. */
+export type JobRow = JobDraft & { tenant_id: string };
+
+const insertStatement = (rows: JobRow[]) => Prisma.sql`
     INSERT INTO jobs AS j (id, tenant_id, model, priority, status, input, metadata, max_attempts, input_units,
                       webhook_url, webhook_events, batch_id, custom_id, expires_at, timeout_ms, created_at, updated_at)
-    SELECT v.id, ${tenantId}, v.model, v.priority::job_priority, 'queued', v.input, v.metadata, v.max_attempts, v.input_units,
+    SELECT v.id, v.tenant_id, v.model, v.priority::job_priority, 'queued', v.input, v.metadata, v.max_attempts, v.input_units,
            v.webhook_url, COALESCE(v.webhook_events, '{}'), v.batch_id, v.custom_id, v.expires_at, v.timeout_ms, now(), now()
-      FROM jsonb_to_recordset(${JSON.stringify(drafts)}::jsonb) AS v(
-           id text, model text, priority text, input jsonb, metadata jsonb, max_attempts int, input_units int,
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(
+           id text, tenant_id text, model text, priority text, input jsonb, metadata jsonb, max_attempts int, input_units int,
            webhook_url text, webhook_events text[], batch_id text, custom_id text, expires_at timestamptz, timeout_ms int)`;
 
-/** Inserts all drafts in one statement (no INSERT per job), whatever their number. */
+/** Inserts all of a tenant's drafts in one statement (no INSERT per job), whatever their number. */
 export async function insertJobs(tx: Tx, tenantId: string, drafts: JobDraft[]): Promise<void> {
-  await tx.$executeRaw(insertStatement(tenantId, drafts));
+  await tx.$executeRaw(insertStatement(drafts.map((draft) => ({ ...draft, tenant_id: tenantId }))));
 }
 
-/** Inserts one draft and returns the stored job. */
-export async function insertJob(tx: Tx, tenantId: string, draft: JobDraft): Promise<Job> {
-  const [job] = await tx.$queryRaw<Job[]>`${insertStatement(tenantId, [draft])} RETURNING ${jobColumns}`;
-  return job!;
+/** Inserts rows (of any tenants) in one statement and returns the stored jobs, in the rows' order. */
+export async function insertJobRows(tx: Tx, rows: JobRow[]): Promise<Job[]> {
+  const stored = await tx.$queryRaw<Job[]>`${insertStatement(rows)} RETURNING ${jobColumns}`;
+  const byId = new Map(stored.map((job) => [job.id, job]));
+  return rows.map((row) => byId.get(row.id)!);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { JobTransitions } from '@inferq/core/job-transitions';
 import type { Logger } from '@inferq/core/logger';
 import type { ModelConfig } from '@inferq/core/models';
 import { inferencePayloadSchema, inferenceQueueName, type InferencePayload } from '@inferq/core/queue';
-import { Batcher } from '../batching/batcher.ts';
+import { Batcher } from '@inferq/core/batcher';
 import { HTTP_RETRY_BACKOFF_LIMIT_MS } from '../providers/openai.ts';
 import type { ItemResult, Provider } from '../providers/provider.ts';
 
