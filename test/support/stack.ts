@@ -105,7 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     watcher,
     limits,
     queueCounts,
-    submits: new SubmitBatcher(db, queues, { maxWaitMs: 1, maxBatchSize: 64 }),
+    submits: new SubmitBatcher(db, queues, { maxWaitMs: 0, maxBatchSize: 64 }),
     authCacheMs: options.authCacheMs ?? 0,
     models,
     logger,

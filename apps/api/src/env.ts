@@ -23,8 +23,8 @@ export const apiEnvSchema = z.object({
   AUTH_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** How long per-tenant queue counts are reused before being counted again (backpressure and fair share). */
   QUEUE_COUNT_CACHE_MS: z.coerce.number().int().min(0).default(1_000),
-  /** How long a submit waits for others to share its insert and enqueue (group commit); 0 still groups those that arrive together. */
-  SUBMIT_GROUP_WAIT_MS: z.coerce.number().int().min(0).max(100).default(1),
+  /** How long a submit waits for others to share its insert and enqueue (group commit); with 0 it waits for none, and submits still group while a statement is in flight. */
+  SUBMIT_GROUP_WAIT_MS: z.coerce.number().int().min(0).max(100).default(0),
   /** How long a tenant's limits and month-to-date usage are reused before being read again. */
   TENANT_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** Interval of the keep-alive comments on an idle event stream. */

@@ -1,6 +1,7 @@
 /**
  * Collects items into batches of at most `maxBatchSize`, sending a partial batch once its first
- * item has waited `maxWaitMs`, with at most `concurrency` batches running at once. Each `add`
+ * item has waited `maxWaitMs`, with at most `concurrency` batches running at once; while all
+ * slots are busy, waiting partial batches merge. Each `add`
  * settles with its own item's result when its batch has run.
  */
 export interface BatchLimits {
@@ -17,7 +18,8 @@ interface Pending<T, R> {
 
 export class Batcher<T, R> {
   private collecting: Pending<T, R>[] = [];
-  private waitTimer: NodeJS.Timeout | undefined;
+  /** Cancels the pending seal of a partial batch, when one is scheduled. */
+  private cancelWait: (() => void) | undefined;
   private readonly ready: Pending<T, R>[][] = [];
   private running = 0;
   private idleWaiters: (() => void)[] = [];
@@ -32,7 +34,7 @@ export class Batcher<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.collecting.push({ item, resolve, reject });
       if (this.collecting.length >= this.limits.maxBatchSize) this.seal();
-      else this.waitTimer ??= setTimeout(() => this.seal(), this.limits.maxWaitMs);
+      else this.cancelWait ??= this.scheduleSeal();
     });
   }
 
@@ -43,9 +45,19 @@ export class Batcher<T, R> {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** maxWaitMs 0 seals once the current I/O round is done, so what arrived together goes together. */
+  private scheduleSeal(): () => void {
+    if (this.limits.maxWaitMs === 0) {
+      const immediate = setImmediate(() => this.seal());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.seal(), this.limits.maxWaitMs);
+    return () => clearTimeout(timer);
+  }
+
   private seal(): void {
-    clearTimeout(this.waitTimer);
-    this.waitTimer = undefined;
+    this.cancelWait?.();
+    this.cancelWait = undefined;
     if (this.collecting.length > 0) this.ready.push(this.collecting);
     this.collecting = [];
     this.startReady();
@@ -53,7 +65,9 @@ export class Batcher<T, R> {
 
   private startReady(): void {
     while (this.running < this.limits.concurrency && this.ready.length > 0) {
-      const batch = this.ready.shift()!;
+      // Partial batches that queued up behind busy slots travel together, up to the size limit.
+      let batch = this.ready.shift()!;
+      while (this.ready.length > 0 && batch.length + this.ready[0]!.length <= this.limits.maxBatchSize) batch = batch.concat(this.ready.shift()!);
       this.running += 1;
       void this.run(batch);
     }

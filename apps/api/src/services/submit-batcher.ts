@@ -6,7 +6,8 @@ import { insertJobRows, type JobRow } from './job-intake.ts';
 
 /**
  * Group commit for single submits: the inserts (and then the enqueues) of requests that arrive
- * within a millisecond of each other go to Postgres as one statement and to Redis as one addBulk.
+ * together, or while the previous statement is still running, go to Postgres as one statement
+ * and to Redis as one addBulk.
  * Each request still answers only after its own row is committed and its entry added, so the
  * guarantee behind the 202 is unchanged; under load, commits and round trips are shared.
  */
@@ -15,8 +16,9 @@ export class SubmitBatcher {
   private readonly enqueues: Batcher<JobRef, undefined>;
 
   constructor(db: Db, queues: JobQueues, options: { maxWaitMs: number; maxBatchSize: number }) {
-    this.inserts = new Batcher({ ...options, concurrency: 8 }, (rows) => insertJobRows(db, rows));
-    this.enqueues = new Batcher({ ...options, concurrency: 4 }, async (refs) => {
+    // Few statements in flight: while they run, the next submits gather into the following one.
+    this.inserts = new Batcher({ ...options, concurrency: 4 }, (rows) => insertJobRows(db, rows));
+    this.enqueues = new Batcher({ ...options, concurrency: 2 }, async (refs) => {
       await queues.enqueue(refs);
       return refs.map(() => undefined);
     });
