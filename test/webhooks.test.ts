@@ -205,6 +205,17 @@ describe('SSRF guard', () => {
     expect(await queueKeys(stack)).toEqual([]);
   });
 
+  it.each([
+    ['no events', { url: 'https://example.com/h' }, 'events'],
+    ['an unknown event', { url: 'https://example.com/h', events: ['job.exploded'] }, 'events.0'],
+    ['an unknown field', { url: 'https://example.com/h', events: ['job.failed'], secret: 'mine' }, 'secret'],
+  ])('refuses an endpoint with %s (400 naming the field) and stores nothing', async (_case, body, field) => {
+    const res = await stack.request('POST', '/v1/webhook-endpoints', { body });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    expect(await stack.db.webhookEndpoint.count()).toBe(0);
+  });
+
   it('refuses unknown event names', async () => {
     const res = await stack.request('POST', '/v1/jobs', { body: { model: 'local/sentiment', input: { text: 'x' }, webhook: { url: 'https://example.com/h', events: ['job.exploded'] } } });
     expect(res.status).toBe(400);
