@@ -67,7 +67,9 @@ export class JobTransitions {
       for (const job of changed) if (job.batchId && finalJobStatuses.has(job.status)) batchIds.add(job.batchId);
       if (batchIds.size > 0) owed += await insertBatchEventDeliveries(tx, await finishBatches(tx, [...batchIds]));
       return { jobs: changed, deliveries: owed };
-    });
+      // Prisma's defaults (2 s to get a connection, 5 s to finish) are too short for a busy pool or
+      // a 50,000-job batch cancel.
+    }, { maxWait: 10_000, timeout: 120_000 });
     this.notifier.jobsChanged(jobs);
     if (deliveries > 0) this.notifier.webhooksDue();
     return jobs;
