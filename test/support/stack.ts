@@ -7,19 +7,16 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createApp } from '@inferq/api/app';
 import { createApiKey } from '@inferq/core/api-keys';
+import type { JobQueues } from '@inferq/core/job-queues';
 import { createDb, type Db } from '@inferq/core/db';
-import { JobQueues } from '@inferq/core/job-queues';
 import { createLogger } from '@inferq/core/logger';
 import { loadModelCatalog, type ModelCatalog } from '@inferq/core/models';
 import { createRedis } from '@inferq/core/redis';
 import { inferenceQueueName } from '@inferq/core/queue';
+import { finalJobStatuses } from '@inferq/core/job-view';
 import { parseAllowList, type AllowList } from '@inferq/core/ssrf';
-import { JobTransitions } from '@inferq/core/job-transitions';
-import { JobNotifier } from '@inferq/core/job-updates';
-import { JobWatcher } from '@inferq/api/services/job-watcher';
-import { Limits, type LimitDefaults } from '@inferq/api/services/limits';
-import { QueueCounts } from '@inferq/api/services/queue-counts';
-import { SubmitBatcher } from '@inferq/api/services/submit-batcher';
+import type { LimitDefaults } from '@inferq/api/services/limits';
+import { buildApiDeps } from '@inferq/api/build-deps';
 import { startWorkerRoles, type WorkerDeps } from '@inferq/worker/worker';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { redisUrl as sharedRedisUrl } from './services.ts';
@@ -67,8 +64,6 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export const finalStatuses = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
-
 const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 /** Writes a models YAML into a temporary directory and returns its path. */
@@ -90,31 +85,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const models = loadModelCatalog(modelsFile);
   const db = createDb(database.url, 10);
   const redis = createRedis(redisUrl, logger);
-  const queues = new JobQueues(redis, queuePrefix, logger);
-  const notifier = new JobNotifier(redis, queuePrefix, logger);
-  const watcher = new JobWatcher(redis, queuePrefix, logger);
-  // Counts and keys are read fresh on every request (no caching), so tests see each change at once.
-  const queueCounts = new QueueCounts(db, 0);
-  const limits = new Limits(redis, queuePrefix, { requestsPerMinute: 100_000, unitsPerMinute: 10_000_000, maxQueuedJobs: 1_000_000, ...options.limits }, queueCounts, 0);
-  const app = createApp({
-    db,
-    redis,
-    queues,
-    transitions: new JobTransitions(db, notifier),
-    notifier,
-    watcher,
-    limits,
-    queueCounts,
-    submits: new SubmitBatcher(db, queues, { maxWaitMs: 0, maxBatchSize: 64 }),
-    authCacheMs: options.authCacheMs ?? 0,
-    models,
-    logger,
-    bodyLimitBytes: 64 * 1024,
-    batchBodyLimitBytes: 64 * 1024 * 1024,
-    enqueueTimeoutMs: 500,
-    webhookAllow: options.webhookAllow ?? parseAllowList('127.0.0.0/8'),
-    sseHeartbeatMs: 200,
-  });
+  // Counts, tenants and keys are read fresh on every request (no caches), so tests see each change at once.
+  const deps = buildApiDeps(
+    { db, redis, logger, models },
+    {
+      QUEUE_PREFIX: queuePrefix,
+      WEBHOOK_ALLOW_PRIVATE: options.webhookAllow ?? parseAllowList('127.0.0.0/8'),
+      BODY_LIMIT_BYTES: 64 * 1024,
+      BATCH_BODY_LIMIT_BYTES: 64 * 1024 * 1024,
+      ENQUEUE_TIMEOUT_MS: 500,
+      RATE_LIMIT_REQUESTS_PER_MINUTE: options.limits?.requestsPerMinute ?? 100_000,
+      RATE_LIMIT_UNITS_PER_MINUTE: options.limits?.unitsPerMinute ?? 10_000_000,
+      MAX_QUEUED_JOBS_PER_TENANT: options.limits?.maxQueuedJobs ?? 1_000_000,
+      AUTH_CACHE_MS: options.authCacheMs ?? 0,
+      QUEUE_COUNT_CACHE_MS: 0,
+      TENANT_CACHE_MS: 0,
+      SUBMIT_GROUP_WAIT_MS: 0,
+      SSE_HEARTBEAT_MS: 200,
+    },
+  );
+  const { queues } = deps;
+  const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -176,9 +167,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const rows = await db.job.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
-      if (rows.length === ids.length && rows.every((row) => finalStatuses.has(row.status))) break;
+      if (rows.length === ids.length && rows.every((row) => finalJobStatuses.has(row.status))) break;
       if (Date.now() > deadline) {
-        const pending = rows.filter((row) => !finalStatuses.has(row.status)).map((row) => `${row.id}:${row.status}`);
+        const pending = rows.filter((row) => !finalJobStatuses.has(row.status)).map((row) => `${row.id}:${row.status}`);
         throw new Error(`jobs not final after ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')} (${pending.length} in all)`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -209,9 +200,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(workers.map((worker) => worker.close(1_000)));
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      watcher.close();
-      limits.close();
-      await queues.close();
+      await deps.close();
       await deleteKeysWithPrefix(redis, queuePrefix);
       await db.$disconnect();
       redis.disconnect();

@@ -25,6 +25,15 @@ export const newWebhookSecret = (): string => `whsec_${randomBytes(32).toString(
 
 type Tx = Pick<Db, 'webhookEndpoint' | 'webhookDelivery' | '$queryRaw'>;
 
+/** The tenant's default secret (it signs per-job webhooks), created on first use; concurrent first uses agree. */
+export async function tenantWebhookSecret(db: Pick<Db, 'tenant'>, tenantId: string): Promise<string> {
+  const read = async () => (await db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { webhookSecret: true } })).webhookSecret;
+  const existing = await read();
+  if (existing) return existing;
+  await db.tenant.updateMany({ where: { id: tenantId, webhookSecret: null }, data: { webhookSecret: newWebhookSecret() } });
+  return (await read())!;
+}
+
 /**
  * Records the webhook deliveries owed for jobs that just changed status, in the caller's
  * transaction, so an event exists exactly when its transition does. The body is fixed here: every

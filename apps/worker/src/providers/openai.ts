@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
 import { JobError } from '@inferq/core/errors';
+import { parseRetryAfterMs } from '@inferq/core/retry-after';
 import type { OpenAiModelConfig } from '@inferq/core/models';
 import type { ItemResult, Provider, Usage } from './provider.ts';
 
@@ -24,22 +25,13 @@ interface EmbeddingsResponse {
 /** The longest pause between two HTTP retries of one call (a Retry-After may ask for up to the timeout). */
 export const HTTP_RETRY_BACKOFF_LIMIT_MS = 10_000;
 
-/** Seconds or an HTTP date, as Retry-After allows; undefined when absent or unreadable. */
-function retryAfterMs(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** What a failed call means for the job: retry later (and when), or give up with the upstream's reason. */
 export function toJobError(err: unknown): JobError {
   if (err instanceof HTTPError) {
     const status = err.response.statusCode;
     const body = String(err.response.body ?? '').slice(0, 500);
-    if (status === 429) return new JobError('upstream_rate_limited', `upstream rate limit (429): ${body}`, true, retryAfterMs(err.response.headers['retry-after']));
-    if (status >= 500 || status === 408) return new JobError('upstream_error', `upstream answered ${status}: ${body}`, true, retryAfterMs(err.response.headers['retry-after']));
+    if (status === 429) return new JobError('upstream_rate_limited', `upstream rate limit (429): ${body}`, true, parseRetryAfterMs(err.response.headers['retry-after']));
+    if (status >= 500 || status === 408) return new JobError('upstream_error', `upstream answered ${status}: ${body}`, true, parseRetryAfterMs(err.response.headers['retry-after']));
     return new JobError('upstream_rejected', `upstream refused the request (${status}): ${body}`, false);
   }
   if (err instanceof TimeoutError) return new JobError('upstream_timeout', `upstream did not answer in time (${err.message})`, true);

@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import type { Db } from '@inferq/core/db';
 import { webhooksDueChannel } from '@inferq/core/job-updates';
 import type { Logger } from '@inferq/core/logger';
+import { parseRetryAfterMs } from '@inferq/core/retry-after';
 import { checkWebhookUrl, UnsafeUrlError, type AllowList, type CheckedTarget } from '@inferq/core/ssrf';
 import { signWebhook } from '@inferq/core/webhook-signing';
-import { newWebhookSecret } from '@inferq/core/webhook-events';
+import { tenantWebhookSecret } from '@inferq/core/webhook-events';
 
 export interface WebhookDispatcherDeps {
   db: Db;
@@ -56,11 +57,7 @@ async function signingSecrets(db: Db, delivery: DueDelivery): Promise<string[] |
     const rotating = endpoint.previousSecret && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > new Date();
     return rotating ? [endpoint.secret, endpoint.previousSecret!] : [endpoint.secret];
   }
-  const tenant = await db.tenant.findUniqueOrThrow({ where: { id: delivery.tenantId } });
-  if (tenant.webhookSecret) return [tenant.webhookSecret];
-  const secret = newWebhookSecret();
-  const updated = await db.tenant.updateMany({ where: { id: tenant.id, webhookSecret: null }, data: { webhookSecret: secret } });
-  return updated.count === 1 ? [secret] : [(await db.tenant.findUniqueOrThrow({ where: { id: tenant.id } })).webhookSecret!];
+  return [await tenantWebhookSecret(db, delivery.tenantId)];
 }
 
 /** Connects to the address that passed the SSRF check, whatever DNS would answer now. */
@@ -68,15 +65,6 @@ const pinnedLookup = (target: CheckedTarget): LookupFunction => (_hostname, opti
   if (options.all) (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
   else callback(null, target.address, target.family);
 };
-
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 async function send(deps: WebhookDispatcherDeps, delivery: DueDelivery, secrets: string[]): Promise<AttemptResult> {
   let target: CheckedTarget;
@@ -107,7 +95,7 @@ async function send(deps: WebhookDispatcherDeps, delivery: DueDelivery, secrets:
     const statusCode = response.statusCode;
     if (statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode };
     if (statusCode === 410) return { kind: 'gone', statusCode };
-    const wait = statusCode === 429 || statusCode === 503 ? retryAfterMs(response.headers['retry-after']) : undefined;
+    const wait = statusCode === 429 || statusCode === 503 ? parseRetryAfterMs(response.headers['retry-after']) : undefined;
     return { kind: 'retry', statusCode, error: `receiver answered ${statusCode}`, retryAfterMs: wait };
   } catch (err) {
     return { kind: 'retry', error: (err as Error).message };
@@ -152,9 +140,17 @@ async function record(deps: WebhookDispatcherDeps, delivery: DueDelivery, result
 /** Sends one round of due deliveries; returns how many were attempted. */
 export async function dispatchDueOnce(deps: WebhookDispatcherDeps): Promise<number> {
   const due = await claimDue(deps, deps.concurrency);
+  // Deliveries of one round often share an endpoint or tenant: look each one's secrets up once.
+  const secretsOf = new Map<string, Promise<string[] | null>>();
+  const lookup = (delivery: DueDelivery) => {
+    const key = delivery.endpointId ?? `tenant:${delivery.tenantId}`;
+    let secrets = secretsOf.get(key);
+    if (!secrets) secretsOf.set(key, (secrets = signingSecrets(deps.db, delivery)));
+    return secrets;
+  };
   await Promise.all(
     due.map(async (delivery) => {
-      const secrets = await signingSecrets(deps.db, delivery);
+      const secrets = await lookup(delivery);
       const started = performance.now();
       const result: AttemptResult = secrets ? await send(deps, delivery, secrets) : { kind: 'refused', error: 'the endpoint is disabled' };
       await record(deps, delivery, result, performance.now() - started);
